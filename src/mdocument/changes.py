@@ -1,0 +1,91 @@
+"""Change tracking: the smallest ``$set``/``$unset`` that turns one stored form into another.
+
+``save()`` compares the stored form of a document with the stored form it had when it was last
+loaded or saved, and sends only the paths that changed: a changed nested value is one ``$set``
+of its dotted path, a list whose length is the same is compared element by element, and a list
+that grew or shrank is set whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["Changes", "diff"]
+
+
+class Changes:
+    """The ``$set`` and ``$unset`` of one update."""
+
+    __slots__ = ("set", "unset")
+
+    def __init__(self) -> None:
+        self.set: dict[str, Any] = {}
+        self.unset: dict[str, str] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.set or self.unset)
+
+    def update_spec(self) -> dict[str, Any]:
+        """The update document for the driver."""
+        spec: dict[str, Any] = {}
+        if self.set:
+            spec["$set"] = self.set
+        if self.unset:
+            spec["$unset"] = self.unset
+        return spec
+
+    def touches(self, stored_names: frozenset[str]) -> bool:
+        """Whether a changed path starts in one of the given top-level stored names."""
+        return any(
+            path.split(".", 1)[0] in stored_names for path in (*self.set, *self.unset)
+        )
+
+
+def _addressable(key: object) -> bool:
+    # A key that MongoDB cannot address in a dotted path: its parent is set whole instead.
+    return isinstance(key, str) and bool(key) and "." not in key and not key.startswith("$")
+
+
+def _same(before: Any, after: Any) -> bool:
+    # Python says 1 == 1.0 == True; BSON keeps them apart, so the types must match too.
+    return type(before) is type(after) and before == after
+
+
+def _diff(before: Any, after: Any, path: str, changes: Changes) -> None:
+    if _same(before, after):
+        return
+    if isinstance(before, Mapping) and isinstance(after, Mapping):
+        if all(_addressable(key) for key in after) and all(_addressable(key) for key in before):
+            _diff_mapping(before, after, f"{path}.", changes)
+            return
+    elif (
+        isinstance(before, list)
+        and isinstance(after, list)
+        and len(before) == len(after)
+        and before
+    ):
+        for index, (old, new) in enumerate(zip(before, after)):
+            _diff(old, new, f"{path}.{index}", changes)
+        return
+    changes.set[path] = after
+
+
+def _diff_mapping(
+    before: Mapping[str, Any], after: Mapping[str, Any], prefix: str, changes: Changes
+) -> None:
+    for key, value in after.items():
+        if key not in before:
+            changes.set[prefix + key] = value
+        else:
+            _diff(before[key], value, prefix + key, changes)
+    for key in before:
+        if key not in after:
+            changes.unset[prefix + key] = ""
+
+
+def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> Changes:
+    """The changes from one stored form of a document to another (``_id`` never changes)."""
+    changes = Changes()
+    _diff_mapping(before, after, "", changes)
+    return changes

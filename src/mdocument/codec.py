@@ -1,0 +1,150 @@
+"""Encoding documents for MongoDB and decoding them back.
+
+The stored form of a document is pydantic's Python-mode dump by alias, with ``id`` stored as
+``_id``. Values that BSON cannot hold natively (enums, sets, dates, ``Decimal``, paths, URLs,
+secrets, nested models inside query values) are converted by the collection's codec options,
+so the driver's C encoder does the walking and queries encode values exactly as documents do.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import enum
+import ipaddress
+import pathlib
+from typing import TYPE_CHECKING, Any
+
+from bson.binary import UuidRepresentation
+from bson.codec_options import CodecOptions, TypeCodec, TypeRegistry
+from bson.decimal128 import Decimal128
+from pydantic import BaseModel, SecretBytes, SecretStr, ValidationError
+from pydantic_core import Url
+
+from mdocument.exceptions import RequiredFieldMissing, WrongValueType
+from mdocument.mapping import ID_FIELD, STORED_ID
+from mdocument.masking import SENSITIVE_PLACEHOLDER
+
+if TYPE_CHECKING:
+    from mdocument.mapping import DocumentMapping
+
+__all__ = ["codec_options", "decode", "encode", "encode_value"]
+
+_STRINGIFIED = (
+    pathlib.PurePath,
+    Url,
+    ipaddress.IPv4Address,
+    ipaddress.IPv6Address,
+    ipaddress.IPv4Network,
+    ipaddress.IPv6Network,
+    ipaddress.IPv4Interface,
+    ipaddress.IPv6Interface,
+)
+
+
+class _DecimalCodec(TypeCodec):
+    """``Decimal`` ↔ BSON ``decimal128``, both ways, so a ``Decimal`` field reads back as one."""
+
+    python_type = decimal.Decimal
+    bson_type = Decimal128
+
+    def transform_python(self, value: Any) -> Any:
+        return Decimal128(value)
+
+    def transform_bson(self, value: Any) -> Any:
+        return value.to_decimal()
+
+
+def _fallback_encoder(value: Any) -> Any:
+    """BSON form of the values pydantic's Python-mode dump leaves as Python objects."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (set, frozenset)):
+        return list(value)
+    if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
+        return datetime.datetime(value.year, value.month, value.day)
+    if isinstance(value, datetime.time):
+        return value.isoformat()
+    if isinstance(value, datetime.timedelta):
+        return value.total_seconds()
+    if isinstance(value, (SecretStr, SecretBytes)):
+        return value.get_secret_value()
+    if isinstance(value, _STRINGIFIED):
+        return str(value)
+    if isinstance(value, BaseModel):
+        return encode_value(value)
+    return value  # the driver raises InvalidDocument naming the type
+
+
+def codec_options(base: CodecOptions[Any]) -> CodecOptions[dict[str, Any]]:
+    """The codec options of mdocument's collections, derived from the database's own.
+
+    Datetimes come back timezone-aware in UTC, so a loaded datetime equals the one saved; UUIDs
+    use the standard representation unless the application chose one.
+    """
+    uuids = base.uuid_representation
+    if uuids == UuidRepresentation.UNSPECIFIED:
+        uuids = UuidRepresentation.STANDARD
+    return base.with_options(  # type: ignore[return-value]
+        document_class=dict,
+        tz_aware=True,
+        tzinfo=datetime.timezone.utc,
+        uuid_representation=uuids,
+        type_registry=TypeRegistry([_DecimalCodec()], fallback_encoder=_fallback_encoder),
+    )
+
+
+def encode(document: BaseModel, mapping: DocumentMapping) -> dict[str, Any]:
+    """The stored form of a document: a dict the driver can encode, ``_id`` included."""
+    data = document.model_dump(by_alias=True, exclude=mapping.not_stored)
+    data[STORED_ID] = data.pop(ID_FIELD)
+    return data
+
+
+def encode_value(value: Any) -> Any:
+    """The stored form of a value used in a query or an update (models become dicts)."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(by_alias=True)
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [encode_value(item) for item in value]
+    if isinstance(value, dict):
+        return {key: encode_value(item) for key, item in value.items()}
+    return value
+
+
+def decode(mapping: DocumentMapping, raw: dict[str, Any]) -> Any:
+    """Validate a stored document into its class; a mismatch names the document id and field."""
+    try:
+        return mapping.document.model_validate(raw)
+    except ValidationError as exc:
+        raise stored_document_error(mapping, raw.get(STORED_ID), exc) from None
+
+
+def stored_document_error(
+    mapping: DocumentMapping, document_id: Any, exc: ValidationError
+) -> RequiredFieldMissing | WrongValueType:
+    """The error for a stored document that does not match its class (values masked)."""
+    first = exc.errors(include_url=False)[0]
+    location = ".".join(str(part) for part in first["loc"])
+    field = str(first["loc"][0]) if first["loc"] else ""
+    name = mapping.document.__name__
+    where = f"{name} {document_id} in collection {mapping.collection!r}"
+    more = f" (and {exc.error_count() - 1} more errors)" if exc.error_count() > 1 else ""
+    if first["type"] == "missing":
+        return RequiredFieldMissing(
+            f"{where} has no value for required field {location!r}{more}",
+            document=mapping.document,
+            field=field,
+        )
+    stored = mapping.field_of_stored(field)
+    shown = (
+        SENSITIVE_PLACEHOLDER
+        if mapping.is_sensitive_path(field)
+        else repr(first.get("input"))[:80]
+    )
+    return WrongValueType(
+        f"{where}: stored value {shown} of field {location!r} does not match the class: "
+        f"{first['msg']}{more}",
+        document=mapping.document,
+        field=stored.name if stored else field,
+    )

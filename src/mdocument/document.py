@@ -1,0 +1,302 @@
+"""``Document``: a pydantic model stored in a MongoDB collection.
+
+A document class is plain data plus a handful of class and instance methods that delegate to the
+:class:`~mdocument.repository.Repository` that :func:`mdocument.init` bound it to. Everything a
+document knows about its storage comes from its :class:`~mdocument.mapping.DocumentMapping`,
+built once when the class is created.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, overload
+
+import bson
+import pydantic
+from pydantic import AliasChoices, BaseModel, ConfigDict, PrivateAttr
+from typing_extensions import Self, dataclass_transform
+
+from mdocument.exceptions import DuplicateError, NotFoundError, NotInitializedError
+from mdocument.fields import Field, field_spec
+from mdocument.mapping import DocumentMapping
+from mdocument.masking import SENSITIVE_PLACEHOLDER, masked_repr_args
+from mdocument.query import Query, QuerySet, SortSpec, compile_filter, compile_sort
+from mdocument.types import ObjectId
+
+if TYPE_CHECKING:
+    from pydantic._internal._model_construction import ModelMetaclass as _PydanticMeta
+
+    from mdocument.driver import Session
+    from mdocument.repository import Repository
+else:
+    _PydanticMeta = type(BaseModel)
+
+__all__ = ["Document", "DocumentMeta"]
+
+# Set while any document class is being built: pydantic then probes class attributes to find
+# field defaults, and must not be handed field expressions.
+_building: contextvars.ContextVar[bool] = contextvars.ContextVar("_building", default=False)
+
+
+class DocumentMeta(_PydanticMeta):
+    """Pydantic's model metaclass, plus class-level field access for queries.
+
+    ``Post.title`` (a field name looked up on the class, where pydantic keeps no attribute) gives
+    the field's query expression, so that ``Post.title == "x"`` builds a filter. Type checkers see
+    the field's declared type, so they still catch comparisons with values of another type.
+    """
+
+    if not TYPE_CHECKING:  # a runtime __getattr__ would make every class attribute Any to mypy
+
+        def __new__(mcs, *args, **kwargs):
+            token = _building.set(True)
+            try:
+                return super().__new__(mcs, *args, **kwargs)
+            finally:
+                _building.reset(token)
+
+        def __getattr__(cls, name):
+            if not _building.get():
+                fields = cls.__dict__.get("__pydantic_fields__")
+                if fields is not None and name in fields:
+                    from mdocument.expressions import field_expression  # noqa: PLC0415
+
+                    return field_expression(cls, name)
+            return super().__getattr__(name)
+
+
+def _has_sensitive(model: type[BaseModel], seen: set[type[BaseModel]] | None = None) -> bool:
+    """Whether a model has a sensitive field, itself or in a nested model."""
+    from mdocument.annotations import model_type  # noqa: PLC0415 - small, import cycle free
+
+    seen = set() if seen is None else seen
+    seen.add(model)
+    for info in model.__pydantic_fields__.values():
+        if field_spec(info).sensitive:
+            return True
+        nested = model_type(info.annotation)
+        if nested is not None and nested not in seen and _has_sensitive(nested, seen):
+            return True
+    return False
+
+
+@dataclass_transform(
+    kw_only_default=True, field_specifiers=(Field, pydantic.Field, PrivateAttr)
+)
+class Document(BaseModel, metaclass=DocumentMeta):
+    """Base class of the documents stored by mdocument.
+
+    Declare fields as on any pydantic model, with :func:`mdocument.Field` for mdocument's
+    metadata, and options in an inner ``Meta`` class::
+
+        class User(Document):
+            name: str = Field(unique=True)
+            password_hash: str = Field(sensitive=True)
+
+            class Meta:
+                collection = "users"              # default: the class name in snake case
+                indexes = [Index("name")]
+                abstract = False                  # True: a base class with no collection
+
+    Every document has ``id``, an ``ObjectId`` generated when the instance is built and stored
+    as ``_id``. I/O methods need the class registered with :func:`mdocument.init` first.
+    """
+
+    model_config = ConfigDict(
+        validate_assignment=True,
+        validate_by_name=True,
+        validate_by_alias=True,
+        extra="ignore",
+    )
+
+    SENSITIVE_PLACEHOLDER: ClassVar[str] = SENSITIVE_PLACEHOLDER
+    """What a sensitive value shows as in JSON output, reprs and error messages."""
+
+    DuplicateError: ClassVar[type[DuplicateError]] = DuplicateError
+    """Raised when a write of this class conflicts with a unique index."""
+    NotFoundError: ClassVar[type[NotFoundError]] = NotFoundError
+    """Raised when a query of this class that must find a document finds none."""
+
+    __mdocument_mapping__: ClassVar[DocumentMapping]
+    __mdocument_repository__: ClassVar[Repository[Any] | None] = None
+
+    id: ObjectId = Field(
+        default_factory=bson.ObjectId,
+        validation_alias=AliasChoices("id", "_id"),
+        frozen=True,
+        description="The document's id, stored as _id.",
+    )
+
+    _mdocument_stored: dict[str, Any] | None = PrivateAttr(default=None)
+    _mdocument_raw: bool = PrivateAttr(default=False)
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        cls.__mdocument_mapping__ = DocumentMapping(cls)
+        # Per-class errors: `except User.DuplicateError` catches User's (and subclasses') only.
+        for error in ("DuplicateError", "NotFoundError"):
+            base: type[Exception] = getattr(cls, error)
+            subclass = type(
+                error, (base,), {"__module__": cls.__module__, "__qualname__": f"{cls.__qualname__}.{error}"}
+            )
+            setattr(cls, error, subclass)
+        if _has_sensitive(cls) and "hide_input_in_errors" not in cls.model_config:
+            # Validation errors print their input; with a sensitive field anywhere they must not.
+            cls.model_config["hide_input_in_errors"] = True
+            cls.model_rebuild(force=True, raise_errors=False)
+
+    @classmethod
+    def _repository(cls) -> Repository[Self]:
+        repository = cls.__dict__.get("__mdocument_repository__")
+        if repository is None:
+            mapping = cls.__mdocument_mapping__ if cls is not Document else None
+            reason = (
+                "it is abstract (Meta.abstract = True) and has no collection"
+                if mapping is None or mapping.abstract
+                else "pass it to `await mdocument.init(database, models=[...])` first"
+            )
+            raise NotInitializedError(
+                f"{cls.__name__} is not initialised: {reason}", document=cls
+            )
+        return repository  # type: ignore[no-any-return]
+
+    # -- representation -------------------------------------------------------------------------
+
+    def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
+        return masked_repr_args(self, self.__mdocument_mapping__.sensitive)
+
+    def __eq__(self, other: object) -> bool:
+        # Field values only: pydantic would also compare the private change-tracking state.
+        if not isinstance(other, BaseModel):
+            return NotImplemented
+        return type(self) is type(other) and self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like every pydantic model
+
+    @property
+    def is_stored(self) -> bool:
+        """Whether the document was loaded from or saved to the database (and not deleted)."""
+        private = self.__pydantic_private__
+        return private is not None and private.get("_mdocument_stored") is not None
+
+    # -- class-level I/O ------------------------------------------------------------------------
+
+    @classmethod
+    async def create(cls, *, session: Session | None = None, **fields: Any) -> Self:
+        """Build a document from ``fields``, validate it and insert it."""
+        document = cls(**fields)
+        await cls._repository().save(document, session)
+        return document
+
+    @classmethod
+    async def get(cls, id: Any, *, session: Session | None = None) -> Self | None:  # noqa: A002
+        """The document with this id (an ``ObjectId`` or its hex string), or ``None``."""
+        repository = cls._repository()
+        return await repository.find_one({"_id": repository.parse_id(id)}, session)
+
+    @overload
+    @classmethod
+    async def one(
+        cls,
+        query: Query = None,
+        required: Literal[True] = True,
+        *,
+        session: Session | None = None,
+    ) -> Self: ...
+
+    @overload
+    @classmethod
+    async def one(
+        cls, query: Query = None, required: bool = ..., *, session: Session | None = None
+    ) -> Self | None: ...
+
+    @classmethod
+    async def one(
+        cls, query: Query = None, required: bool = True, *, session: Session | None = None
+    ) -> Self | None:
+        """The first document matching ``query``.
+
+        Raises ``Doc.NotFoundError`` when none matches and ``required`` is true (the default);
+        returns ``None`` instead when ``required=False``.
+        """
+        repository = cls._repository()
+        filter = compile_filter(cls.__mdocument_mapping__, query)
+        found = await repository.find_one(filter, session)
+        if found is None and required:
+            raise repository.not_found(filter)
+        return found
+
+    @classmethod
+    async def many(
+        cls,
+        query: Query = None,
+        *,
+        sort: SortSpec = None,
+        skip: int = 0,
+        limit: int = 0,
+        session: Session | None = None,
+    ) -> list[Self]:
+        """All documents matching ``query``, in ``sort`` order, after ``skip``, at most ``limit``."""
+        found = cls.find(query, session=session).skip(skip).limit(limit)
+        keys = compile_sort(cls.__mdocument_mapping__, sort)
+        if keys:
+            found = found.sort(*keys)
+        return await found.to_list()
+
+    @classmethod
+    def find(cls, query: Query = None, *, session: Session | None = None) -> QuerySet[Self]:
+        """A :class:`~mdocument.QuerySet` of the documents matching ``query``: chain ``sort``,
+        ``skip``, ``limit``, then ``async for`` over it or await ``to_list()``, ``count()``..."""
+        return QuerySet(cls, query, session=session)
+
+    @classmethod
+    async def count(cls, query: Query = None, *, session: Session | None = None) -> int:
+        """How many documents match ``query``."""
+        return await cls.find(query, session=session).count()
+
+    @classmethod
+    async def insert_many(
+        cls, documents: Iterable[Self], *, session: Session | None = None
+    ) -> list[Self]:
+        """Insert new documents in one batch; all are written or none is.
+
+        Runs in a transaction where the server supports them. Without transactions, the ones
+        written before a failure are deleted again before the error is raised.
+        """
+        return await cls._repository().insert_many(documents, session)
+
+    # -- instance-level I/O -----------------------------------------------------------------------
+
+    async def save(self, *, session: Session | None = None) -> Self:
+        """Insert the document if it is new; otherwise send only what changed.
+
+        The whole document is validated first (nested values included), so invalid data never
+        reaches the server. Nothing is sent when nothing changed.
+        """
+        await self._repository().save(self, session)
+        return self
+
+    async def delete(self, *, session: Session | None = None) -> None:
+        """Delete the document; raises ``Doc.NotFoundError`` if it is not stored."""
+        await self._repository().delete(self, session)
+
+    async def reload(self, *, session: Session | None = None) -> Self:
+        """Replace the values of this instance with the stored ones."""
+        await self._repository().reload(self, session)
+        return self
+
+    # -- lifecycle hooks (override them; the defaults do nothing and are never awaited) ---------
+
+    async def before_save(self) -> None:
+        """Called before the document is validated and written by ``save``/``create``."""
+
+    async def after_save(self) -> None:
+        """Called after the document was written."""
+
+    async def before_delete(self) -> None:
+        """Called before the document is deleted."""
+
+    async def after_delete(self) -> None:
+        """Called after the document was deleted."""

@@ -1,0 +1,161 @@
+"""The errors mdocument raises: one small hierarchy under :class:`DocumentException`.
+
+The names are those of the 2020 library. Every error carries the document class it is about
+(``error.document``) and, where there is one, the field (``error.field``). Values of sensitive
+fields never appear in a message or an attribute: they are replaced by the placeholder ``***``.
+
+Each document class also has its own ``DuplicateError`` and ``NotFoundError`` subclasses, so
+``except User.DuplicateError`` catches only the duplicates of ``User`` (and of its subclasses).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = [
+    "DeleteRestricted",
+    "DocumentDoesntExist",
+    "DocumentException",
+    "DuplicateError",
+    "FieldIsNotJsonEncodable",
+    "NotFoundError",
+    "NotInitializedError",
+    "PrimaryKeyNotInSyncedFields",
+    "RelationNotSet",
+    "RequiredFieldMissing",
+    "UnknownModelField",
+    "WrongModelFieldType",
+    "WrongValueType",
+]
+
+
+class DocumentException(Exception):
+    """Base class of every mdocument error.
+
+    Attributes:
+        document: the document (or model) class the error is about, when there is one.
+        field: the field name the error is about, when there is one.
+    """
+
+    def __init__(
+        self, message: str, *, document: type[Any] | None = None, field: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.document = document
+        self.field = field
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class DuplicateError(DocumentException):
+    """A write conflicts with a unique index; nothing was written.
+
+    Attributes:
+        fields: the fields of the unique index (one for a ``unique=True`` field).
+        value: the conflicting value (a dict for several fields); ``"***"`` when sensitive.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        document: type[Any] | None = None,
+        fields: Sequence[str] = (),
+        value: Any = None,
+    ) -> None:
+        super().__init__(message, document=document, field=fields[0] if fields else None)
+        self.fields = tuple(fields)
+        self.value = value
+
+
+class NotFoundError(DocumentException):
+    """A query that had to find a document found none.
+
+    Attributes:
+        query: the filter that matched nothing, sensitive values masked.
+    """
+
+    def __init__(
+        self, message: str, *, document: type[Any] | None = None, query: Any = None
+    ) -> None:
+        super().__init__(message, document=document)
+        self.query = query
+
+
+class DocumentDoesntExist(DocumentException):
+    """A reference points to a document that does not exist (or no longer does).
+
+    Attributes:
+        ids: the ids that were not found.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        document: type[Any] | None = None,
+        field: str | None = None,
+        ids: Sequence[Any] = (),
+    ) -> None:
+        super().__init__(message, document=document, field=field)
+        self.ids = tuple(ids)
+
+
+class RequiredFieldMissing(DocumentException):
+    """A required field has no value (for example in a document stored by another program)."""
+
+
+class UnknownModelField(DocumentException):
+    """A name used as a field (in a query, an index, a synced copy) is not a field of the model."""
+
+
+class WrongModelFieldType(DocumentException):
+    """A field is declared with a type its metadata cannot work with (found at class or init time)."""
+
+
+class WrongValueType(DocumentException):
+    """A value does not fit its field: in a stored document, a query or an id."""
+
+
+class RelationNotSet(DocumentException):
+    """A relation is used that was not declared, or points to a document that is not registered."""
+
+
+class PrimaryKeyNotInSyncedFields(DocumentException):
+    """A ``Synced`` copy does not declare the ``id`` of the document it copies."""
+
+
+class FieldIsNotJsonEncodable(DocumentException):
+    """A value cannot be written as JSON (during an export)."""
+
+
+class NotInitializedError(DocumentException):
+    """A document class was used for I/O before ``await mdocument.init(...)`` registered it."""
+
+
+class DeleteRestricted(DocumentException):
+    """An ``OnDelete.RESTRICT`` relation refused a delete; nothing was changed.
+
+    Attributes:
+        blocking: the class of the documents that still refer to the deleted one.
+        count: how many of them there are.
+        ids: the ids of a few of them.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        document: type[Any] | None = None,
+        field: str | None = None,
+        blocking: type[Any] | None = None,
+        count: int = 0,
+        ids: Sequence[Any] = (),
+    ) -> None:
+        super().__init__(message, document=document, field=field)
+        self.blocking = blocking
+        self.count = count
+        self.ids = tuple(ids)

@@ -1,0 +1,163 @@
+"""Field metadata: :func:`Field`, the relation kinds and the on-delete rules.
+
+``Field`` is a drop-in for :func:`pydantic.Field`: it accepts every pydantic argument and records
+mdocument's own metadata (a :class:`FieldSpec`) in the field's ``metadata`` list, where pydantic
+keeps it untouched. Nothing here does I/O; :func:`mdocument.init` reads the specs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+import pydantic
+from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic.fields import FieldInfo
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticUndefined, core_schema
+
+from mdocument.exceptions import RelationNotSet
+from mdocument.masking import mask_serializer, sensitive_json_schema
+
+__all__ = ["Field", "FieldSpec", "OnDelete", "Relation", "field_spec"]
+
+
+class Relation(str, Enum):
+    """The kind of a relation, seen from the child (the document holding the field)."""
+
+    ONE_TO_ONE = "one_to_one"
+    """A single id, unique: one parent has at most one such child."""
+    ONE_TO_MANY = "one_to_many"
+    """A single id: one parent has many children."""
+    MANY_TO_ONE = "many_to_one"
+    """A list of ids, unique: a parent sits in the list of at most one child."""
+    MANY_TO_MANY = "many_to_many"
+    """A list of ids: parents and children on both sides are many."""
+
+
+class OnDelete(str, Enum):
+    """What happens to a child when the parent it refers to is deleted."""
+
+    CASCADE = "cascade"
+    """Delete the child (for a list: pull the id, and delete the child once its list is empty)."""
+    SET_NULL = "set_null"
+    """Set the reference to ``None`` (optional single references only)."""
+    PULL = "pull"
+    """Pull the id from the list and keep the child, even with an empty list (lists only)."""
+    RESTRICT = "restrict"
+    """Refuse to delete a parent that still has children."""
+    NOTHING = "nothing"
+    """Leave the child alone (its reference then dangles)."""
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """mdocument's metadata of one field, kept in pydantic's ``FieldInfo.metadata``.
+
+    It is also a pydantic annotation: ``Annotated[str, FieldSpec(sensitive=True)]`` masks the
+    value in JSON output like ``Field(sensitive=True)`` does.
+    """
+
+    unique: bool = False
+    sensitive: bool = False
+    related: type[Any] | str | None = None
+    synced: type[Any] | str | None = None
+    relation: Relation | None = None
+    on_delete: OnDelete | None = None
+
+    def __post_init__(self) -> None:
+        if self.related is not None and self.synced is not None:
+            raise RelationNotSet("a field is either related= or synced=, not both")
+        if self.relation is not None and not isinstance(self.relation, Relation):
+            raise TypeError(f"relation= takes a mdocument.Relation, not {self.relation!r}")
+        if self.on_delete is not None and not isinstance(self.on_delete, OnDelete):
+            raise TypeError(f"on_delete= takes a mdocument.OnDelete, not {self.on_delete!r}")
+        if (self.relation or self.on_delete) and self.target is None:
+            raise RelationNotSet("relation= and on_delete= need related= or synced=")
+        for name in ("related", "synced"):
+            target = getattr(self, name)
+            if target is not None and not isinstance(target, (str, type)):
+                raise TypeError(f"{name}= takes a document class or its name, not {target!r}")
+
+    @property
+    def target(self) -> type[Any] | str | None:
+        """The document this field refers to or copies, if any."""
+        return self.related if self.related is not None else self.synced
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        schema = handler(source)
+        if not self.sensitive:
+            return schema
+        # The mask wraps the type's own serializer, which still runs when a caller reveals.
+        masked = dict(schema)
+        masked["serialization"] = core_schema.wrap_serializer_function_ser_schema(
+            mask_serializer, info_arg=True, schema=schema, when_used="json"
+        )
+        return masked  # type: ignore[return-value]
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        if self.sensitive:
+            json_schema = {**json_schema, "writeOnly": True}
+            json_schema.pop("examples", None)
+        return json_schema
+
+
+_EMPTY_SPEC = FieldSpec()
+
+
+def Field(  # noqa: N802 - named like pydantic.Field, which it replaces
+    default: Any = PydanticUndefined,
+    *,
+    unique: bool = False,
+    sensitive: bool = False,
+    related: type[Any] | str | None = None,
+    synced: type[Any] | str | None = None,
+    relation: Relation | None = None,
+    on_delete: OnDelete | None = None,
+    **pydantic_kwargs: Any,
+) -> Any:
+    """Declare a field: pydantic's ``Field`` plus mdocument's metadata.
+
+    Args:
+        default: the default value, as in pydantic (``default_factory=`` works too).
+        unique: enforce uniqueness with a unique index created by :func:`mdocument.init`.
+        sensitive: mask the value (``"***"``) in JSON output, ``repr`` and error messages, and
+            mark it ``writeOnly`` in JSON Schema. The stored value is the real one.
+        related: the document (class or class name) whose id this field holds, or ids for a list.
+        synced: the document this field holds a denormalized copy of (a ``Synced`` model).
+        relation: the relation kind, when it should not follow from the field's shape.
+        on_delete: what to do with this document when the referred document is deleted.
+        **pydantic_kwargs: any argument of :func:`pydantic.Field`.
+    """
+    spec = FieldSpec(
+        unique=unique,
+        sensitive=sensitive,
+        related=related,
+        synced=synced,
+        relation=relation,
+        on_delete=on_delete,
+    )
+    if sensitive:
+        # Examples and defaults are written into JSON Schema at the field level, outside the
+        # spec's own schema hook: the field's json_schema_extra removes them.
+        pydantic_kwargs["json_schema_extra"] = sensitive_json_schema(
+            pydantic_kwargs.get("json_schema_extra")
+        )
+        pydantic_kwargs.setdefault("repr", False)
+    info: FieldInfo = pydantic.Field(default, **pydantic_kwargs)
+    info.metadata.append(spec)
+    return info
+
+
+def field_spec(info: FieldInfo) -> FieldSpec:
+    """The mdocument metadata of a pydantic field (an empty spec when it has none)."""
+    for item in info.metadata:
+        if isinstance(item, FieldSpec):
+            return item
+    return _EMPTY_SPEC

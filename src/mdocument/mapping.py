@@ -1,0 +1,183 @@
+"""How a document class maps to a collection: stored names, metadata, indexes and paths.
+
+A :class:`DocumentMapping` is built once, when the class is created, from pydantic's field
+information and the class's ``Meta``; it does no I/O. The repository, the relation graph and the
+query compiler all read it instead of inspecting the class again.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from pydantic import AliasChoices, BaseModel
+
+from mdocument.annotations import Shape, model_type, shape_of
+from mdocument.exceptions import UnknownModelField, WrongModelFieldType
+from mdocument.fields import FieldSpec, field_spec
+from mdocument.indexes import Index
+
+if TYPE_CHECKING:
+    from pydantic.fields import FieldInfo
+
+__all__ = ["ID_FIELD", "DocumentMapping", "FieldMapping", "collection_name"]
+
+ID_FIELD = "id"
+STORED_ID = "_id"
+
+# Path segments that address list elements rather than fields.
+_ARRAY_SEGMENT = re.compile(r"^(\d+|\$|\$\[\]|\$\[[A-Za-z][A-Za-z0-9]*\])$")
+
+
+def collection_name(document_name: str) -> str:
+    """The default collection of a document class: its name in snake case (``BlogPost`` →
+    ``blog_post``)."""
+    name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", document_name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+
+
+@dataclass(frozen=True)
+class FieldMapping:
+    """One field of a document: its Python name, stored name and metadata."""
+
+    name: str
+    stored: str
+    info: FieldInfo
+    spec: FieldSpec
+
+    @property
+    def shape(self) -> Shape:
+        """Single or list, optional or not, and the value type."""
+        return shape_of(self.info.annotation)
+
+
+def _stored_name(model: type[BaseModel], name: str, info: FieldInfo) -> str:
+    stored = info.serialization_alias or info.alias or name
+    accepted = info.validation_alias
+    if accepted is None or stored == name:
+        return stored
+    choices = accepted.choices if isinstance(accepted, AliasChoices) else [accepted]
+    if stored not in choices:
+        raise WrongModelFieldType(
+            f"{model.__name__}.{name}: it is stored as {stored!r} (its serialization alias) but "
+            f"read back through {accepted!r}; give it one alias= instead",
+            document=model,
+            field=name,
+        )
+    return stored
+
+
+@lru_cache(maxsize=None)
+def _model_fields(model: type[BaseModel]) -> dict[str, str]:
+    """Name → stored name of every field of a (nested) pydantic model, aliases included."""
+    names: dict[str, str] = {}
+    for name, info in model.__pydantic_fields__.items():
+        stored = _stored_name(model, name, info)
+        names[name] = stored
+        names.setdefault(stored, stored)
+    return names
+
+
+def _unknown_field(model: type[BaseModel], path: str, segment: str) -> UnknownModelField:
+    known = [name for name in model.__pydantic_fields__ if not name.startswith("_")]
+    close = difflib.get_close_matches(segment, known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else f" (fields: {', '.join(known)})"
+    return UnknownModelField(
+        f"{model.__name__} has no field {segment!r} in {path!r}{hint}", document=model, field=path
+    )
+
+
+def resolve_path(model: type[BaseModel] | None, path: str, segments: list[str]) -> list[str]:
+    """Translate path segments of field names, inside ``model``, into stored names.
+
+    Segments that address list elements (``0``, ``$``, ``$[]``, ``$[name]``) are kept; below a
+    field typed ``dict`` or ``Any`` (``model`` is ``None``) the rest of the path is free.
+    ``path`` is the whole path, for error messages.
+    """
+    current = model
+    stored: list[str] = []
+    for position, segment in enumerate(segments):
+        if current is None:
+            stored.extend(segments[position:])
+            break
+        if _ARRAY_SEGMENT.match(segment):
+            stored.append(segment)
+            continue
+        names = _model_fields(current)
+        if segment not in names:
+            raise _unknown_field(current, path, segment)
+        stored.append(names[segment])
+        info = current.__pydantic_fields__.get(segment)
+        if info is None:  # addressed by its stored name
+            info = next(
+                field
+                for name, field in current.__pydantic_fields__.items()
+                if _stored_name(current, name, field) == segment
+            )
+        current = model_type(info.annotation)
+    return stored
+
+
+class DocumentMapping:
+    """Everything mdocument knows about one document class, computed without I/O."""
+
+    def __init__(self, document: type[BaseModel]) -> None:
+        self.document = document
+        meta = document.__dict__.get("Meta")
+        self.abstract: bool = bool(meta is not None and vars(meta).get("abstract", False))
+        self.collection: str = getattr(meta, "collection", None) or collection_name(
+            document.__name__
+        )
+        self.fields: dict[str, FieldMapping] = {}
+        for name, info in document.__pydantic_fields__.items():
+            if info.exclude:
+                raise WrongModelFieldType(
+                    f"{document.__name__}.{name} has exclude=True, but mdocument stores every "
+                    "field; use Field(sensitive=True) to keep a value out of JSON output",
+                    document=document,
+                    field=name,
+                )
+            stored = STORED_ID if name == ID_FIELD else _stored_name(document, name, info)
+            self.fields[name] = FieldMapping(name, stored, info, field_spec(info))
+        self.by_stored: dict[str, FieldMapping] = {f.stored: f for f in self.fields.values()}
+        self.sensitive: frozenset[str] = frozenset(
+            name for name, field in self.fields.items() if field.spec.sensitive
+        )
+        self.unique_fields: tuple[FieldMapping, ...] = tuple(
+            field for field in self.fields.values() if field.spec.unique
+        )
+        self.indexes: tuple[Index, ...] = tuple(getattr(meta, "indexes", None) or ())
+        for index in self.indexes:
+            if not isinstance(index, Index):
+                raise TypeError(f"{document.__name__}.Meta.indexes holds {index!r}, not an Index")
+            for key, _ in index.keys:
+                self.stored_path(key)
+        # Computed fields are derived: they are shown in JSON but never stored.
+        self.not_stored: set[str] | None = set(document.__pydantic_computed_fields__) or None
+
+    def stored_path(self, path: str) -> str:
+        """The stored form of a dotted field path; raises :class:`UnknownModelField`."""
+        field = self.fields.get(path) or self.by_stored.get(path)
+        if field is not None:
+            return field.stored
+        first, *rest = path.split(".")
+        field = self.fields.get(first) or self.by_stored.get(first)
+        if field is None:
+            raise _unknown_field(self.document, path, first)
+        nested = model_type(field.info.annotation)
+        return ".".join([field.stored, *resolve_path(nested, path, rest)])
+
+    def field_of_stored(self, stored: str) -> FieldMapping | None:
+        """The field stored under a top-level name, if any."""
+        return self.by_stored.get(stored)
+
+    def is_sensitive_path(self, stored_path: str) -> bool:
+        """Whether a stored path starts in a sensitive field."""
+        field = self.by_stored.get(stored_path.split(".", 1)[0])
+        return field is not None and field.spec.sensitive
+
+    def __repr__(self) -> str:
+        return f"<DocumentMapping {self.document.__name__} -> {self.collection!r}>"

@@ -1,0 +1,232 @@
+"""``init`` and the :class:`Registry` it returns: which documents live in which database.
+
+``await init(database, models=[...])`` validates the documents' metadata, creates their indexes,
+and binds each class to a repository on ``database``. Calling it again (with another database,
+as a test suite does for every test) builds a new registry and rebinds the classes to it; there
+is no global state to reset by hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import decimal
+import enum
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import bson
+from pydantic import BaseModel
+from pymongo import IndexModel
+from pymongo.errors import OperationFailure
+
+from mdocument.codec import codec_options
+from mdocument.document import Document
+from mdocument.driver import Database, Driver, Session, driver_of
+from mdocument.exceptions import DocumentException, WrongModelFieldType
+from mdocument.repository import Repository
+
+if TYPE_CHECKING:
+    from mdocument.mapping import DocumentMapping, FieldMapping
+
+__all__ = ["Registry", "init"]
+
+T = TypeVar("T")
+
+# Index errors that mean "an index with this name or these keys exists with other options".
+_INDEX_CONFLICTS = {85, 86}
+
+
+def _bson_type(item: Any) -> str | None:
+    """The ``$type`` alias of the values of a Python type, for partial index filters."""
+    if not isinstance(item, type):
+        return None
+    if issubclass(item, enum.Enum):
+        values = {type(member.value) for member in item}
+        return _bson_type(values.pop()) if len(values) == 1 else None
+    for python_type, alias in (
+        (bool, "bool"),
+        (str, "string"),
+        (int, "number"),
+        (float, "number"),
+        (decimal.Decimal, "decimal"),
+        (datetime.date, "date"),
+        (bson.ObjectId, "objectId"),
+        (bytes, "binData"),
+        (uuid.UUID, "binData"),
+        (BaseModel, "object"),
+        (dict, "object"),
+    ):
+        if issubclass(item, python_type):
+            return alias
+    return None
+
+
+def unique_index(mapping: DocumentMapping, field: FieldMapping) -> IndexModel:
+    """The unique index of a ``unique=True`` field.
+
+    An optional field leaves ``None`` out of the index and a list field leaves empty lists out
+    (MongoDB would otherwise count two of them as duplicates), through a partial filter on the
+    type of the values.
+    """
+    shape = field.shape
+    options: dict[str, Any] = {"unique": True}
+    if shape.optional or shape.many:
+        bson_type = _bson_type(shape.item)
+        if bson_type is None:
+            raise WrongModelFieldType(
+                f"{mapping.document.__name__}.{field.name}: a unique field that may be empty "
+                f"(None or []) needs values of one simple type, not {shape.item!r}",
+                document=mapping.document,
+                field=field.name,
+            )
+        options["partialFilterExpression"] = {field.stored: {"$type": bson_type}}
+    return IndexModel([(field.stored, 1)], **options)
+
+
+def index_models(mapping: DocumentMapping) -> list[IndexModel]:
+    """Every index a document needs: declared ones and one per unique field."""
+    models = [
+        IndexModel([(mapping.stored_path(key), direction) for key, direction in index.keys],
+                   **index.options)
+        for index in mapping.indexes
+    ]
+    models.extend(unique_index(mapping, field) for field in mapping.unique_fields)
+    return models
+
+
+class Registry:
+    """The documents registered on one database by one :func:`init` call."""
+
+    def __init__(
+        self, database: Database, documents: Sequence[type[Document]], driver: Driver
+    ) -> None:
+        self.database = database
+        self.driver = driver
+        self.documents: tuple[type[Document], ...] = tuple(documents)
+        self.supports_transactions = False
+        options = codec_options(database.codec_options)
+        self.repositories: dict[type[Document], Repository[Any]] = {
+            document: Repository(
+                self,
+                document,
+                database.get_collection(
+                    document.__mdocument_mapping__.collection, codec_options=options
+                ),
+            )
+            for document in self.documents
+        }
+
+    def repository(self, document: type[Document]) -> Repository[Any]:
+        """The repository of a registered document class."""
+        return self.repositories[document]
+
+    async def _detect_transactions(self) -> None:
+        hello = await self.database.command("hello")
+        replicated = "setName" in hello or hello.get("msg") == "isdbgrid"
+        self.supports_transactions = replicated and "logicalSessionTimeoutMinutes" in hello
+
+    async def _create_indexes(self, repository: Repository[Any]) -> None:
+        models = index_models(repository.mapping)
+        if not models:
+            return
+        try:
+            await repository.collection.create_indexes(models)
+        except OperationFailure as exc:
+            if exc.code not in _INDEX_CONFLICTS:
+                raise
+            raise DocumentException(
+                f"{repository.document.__name__}: an index on collection "
+                f"{repository.mapping.collection!r} exists with other options than declared "
+                f"({exc.details.get('errmsg') if exc.details else exc}); drop it or rename "
+                "the declared one",
+                document=repository.document,
+            ) from exc
+
+    async def prepare(self, *, create_indexes: bool) -> None:
+        """Ask the server what it supports and create the indexes of every document."""
+        await self._detect_transactions()
+        if create_indexes:
+            await asyncio.gather(
+                *(self._create_indexes(repository) for repository in self.repositories.values())
+            )
+
+    def bind(self) -> None:
+        """Point every registered class to its repository in this registry."""
+        for document, repository in self.repositories.items():
+            type.__setattr__(document, "__mdocument_repository__", repository)
+
+    def atomic_available(self, session: Session | None) -> bool:
+        """Whether a write with this session runs all-or-nothing (in a transaction)."""
+        return self.supports_transactions or bool(session and session.in_transaction)
+
+    async def atomic(
+        self, work: Callable[[Session | None], Awaitable[T]], session: Session | None
+    ) -> T:
+        """Run ``work`` in a transaction where the server has them, else as it is.
+
+        The caller's session is used when given (joining its transaction if one is open).
+        """
+        if session is not None and session.in_transaction:
+            return await work(session)
+        if not self.supports_transactions:
+            return await work(session)
+        if session is not None:
+            return await self.driver.with_transaction(session, work)
+        own = await self.driver.start_session(self.database)
+        try:
+            return await self.driver.with_transaction(own, work)
+        finally:
+            await own.end_session()
+
+    def __repr__(self) -> str:
+        names = ", ".join(document.__name__ for document in self.documents)
+        return f"<Registry {self.database.name!r}: {names}>"
+
+
+def _check_documents(models: Iterable[Any]) -> list[type[Document]]:
+    documents: list[type[Document]] = []
+    collections: dict[str, type[Document]] = {}
+    for model in models:
+        if not (isinstance(model, type) and issubclass(model, Document)) or model is Document:
+            raise TypeError(f"init(models=...) takes Document subclasses, not {model!r}")
+        mapping = model.__mdocument_mapping__
+        if mapping.abstract:
+            raise DocumentException(
+                f"{model.__name__} is abstract (Meta.abstract = True): it has no collection",
+                document=model,
+            )
+        if not model.__pydantic_complete__:
+            model.model_rebuild()
+        other = collections.setdefault(mapping.collection, model)
+        if other is not model:
+            raise DocumentException(
+                f"{other.__name__} and {model.__name__} are both stored in collection "
+                f"{mapping.collection!r}; give one of them Meta.collection",
+                document=model,
+            )
+        if model not in documents:
+            documents.append(model)
+    return documents
+
+
+async def init(
+    database: Any, models: Iterable[type[Document]], *, create_indexes: bool = True
+) -> Registry:
+    """Register documents on a database: validate them, create their indexes, bind them.
+
+    Args:
+        database: a ``pymongo.AsyncMongoClient(...)[name]`` database, or a Motor database.
+        models: the document classes to register.
+        create_indexes: create the declared and unique indexes (``False`` when a migration
+            tool owns them).
+
+    Returns:
+        The :class:`Registry` the documents are now bound to.
+    """
+    driver = driver_of(database)
+    registry = Registry(database, _check_documents(models), driver)
+    await registry.prepare(create_indexes=create_indexes)
+    registry.bind()
+    return registry

@@ -1,0 +1,266 @@
+"""The repository: the only layer that talks to the driver for a document class.
+
+One :class:`Repository` serves one document class in one :class:`~mdocument.Registry`. It loads
+stored documents into instances, validates and encodes documents before every write, sends
+changes only, and turns driver errors into mdocument's. ``Document`` methods delegate here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import bson
+from pydantic import TypeAdapter, ValidationError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from mdocument.changes import diff
+from mdocument.codec import decode, encode
+from mdocument.exceptions import DuplicateError, NotFoundError, WrongValueType
+from mdocument.mapping import STORED_ID
+from mdocument.masking import SENSITIVE_PLACEHOLDER
+from mdocument.types import ObjectId
+
+if TYPE_CHECKING:
+    from mdocument.document import Document
+    from mdocument.driver import Collection, Session
+    from mdocument.mapping import DocumentMapping
+    from mdocument.registry import Registry
+
+__all__ = ["Repository"]
+
+D = TypeVar("D", bound="Document")
+T = TypeVar("T")
+
+# Private state of a document instance: its stored form at the last load or save (None while
+# it has never been stored), and whether that form is the raw dict from the driver.
+STORED = "_mdocument_stored"
+RAW = "_mdocument_raw"
+
+_OBJECT_ID: TypeAdapter[bson.ObjectId] = TypeAdapter(ObjectId)
+_HOOKS = ("before_save", "after_save", "before_delete", "after_delete")
+
+
+class Repository(Generic[D]):
+    """CRUD for one document class on one collection."""
+
+    def __init__(self, registry: Registry, document: type[D], collection: Collection) -> None:
+        self.registry = registry
+        self.document = document
+        self.mapping: DocumentMapping = document.__mdocument_mapping__
+        self.collection = collection
+        from mdocument.document import Document  # noqa: PLC0415 - document imports this module
+
+        # Hooks the class does not override are skipped instead of awaited.
+        self.hooks = frozenset(
+            name for name in _HOOKS if getattr(document, name) is not getattr(Document, name)
+        )
+
+    # -- loading ------------------------------------------------------------------------------
+
+    def load(self, raw: dict[str, Any]) -> D:
+        """An instance from a stored document (the raw dict is kept as the change baseline)."""
+        document: D = decode(self.mapping, raw)
+        private = document.__pydantic_private__
+        assert private is not None
+        private[STORED] = raw
+        private[RAW] = True
+        return document
+
+    def stored_form(self, document: D) -> dict[str, Any] | None:
+        """The stored form of ``document`` at its last load or save; ``None`` if never stored."""
+        private = document.__pydantic_private__
+        assert private is not None
+        stored: dict[str, Any] | None = private[STORED]
+        if stored is not None and private[RAW]:
+            # Normalized lazily: loading stays one validation, only a save pays for this.
+            stored = encode(decode(self.mapping, stored), self.mapping)
+            private[STORED] = stored
+            private[RAW] = False
+        return stored
+
+    def _remember(self, document: D, stored: dict[str, Any] | None) -> None:
+        private = document.__pydantic_private__
+        assert private is not None
+        private[STORED] = stored
+        private[RAW] = False
+
+    def checked_form(self, document: D) -> dict[str, Any]:
+        """Validate ``document`` as a whole and return its stored form.
+
+        Assignments are validated as they happen, but nested values (``doc.tags.append(1)``)
+        are not: this is where invalid data is stopped before it reaches the server. Values
+        that validation coerces (``"5"`` into an ``int`` field) are adopted by the instance.
+        """
+        data = encode(document, self.mapping)
+        checked = self.document.model_validate(data)
+        stored = encode(checked, self.mapping)
+        if stored != data:
+            for name, field in self.mapping.fields.items():
+                if data.get(field.stored) != stored.get(field.stored):
+                    document.__dict__[name] = checked.__dict__[name]
+        return stored
+
+    def parse_id(self, value: Any) -> bson.ObjectId:
+        """An ``ObjectId`` from an ``ObjectId`` or its hex string; a clear error otherwise."""
+        if isinstance(value, bson.ObjectId):
+            return value
+        try:
+            return _OBJECT_ID.validate_python(value)
+        except ValidationError:
+            raise WrongValueType(
+                f"{self.document.__name__} ids are ObjectIds or 24-character hex strings, "
+                f"not {value!r}",
+                document=self.document,
+                field="id",
+            ) from None
+
+    # -- reads --------------------------------------------------------------------------------
+
+    async def find_one(self, filter: Mapping[str, Any], session: Session | None) -> D | None:
+        """The first document matching a compiled filter."""
+        raw = await self.collection.find_one(filter, session=session)
+        return None if raw is None else self.load(raw)
+
+    def not_found(self, query: Mapping[str, Any]) -> NotFoundError:
+        """The class's ``NotFoundError`` for a compiled filter (sensitive values masked)."""
+        shown = {
+            key: SENSITIVE_PLACEHOLDER if self.mapping.is_sensitive_path(key) else value
+            for key, value in query.items()
+        }
+        return self.document.NotFoundError(
+            f"no {self.document.__name__} matches {shown!r}", document=self.document, query=shown
+        )
+
+    # -- writes -------------------------------------------------------------------------------
+
+    async def save(self, document: D, session: Session | None) -> None:
+        """Insert a new document, or send the paths that changed since it was loaded or saved."""
+        if "before_save" in self.hooks:
+            await document.before_save()
+        stored = self.checked_form(document)
+        baseline = self.stored_form(document)
+        if baseline is None:
+            await self._write(lambda: self.collection.insert_one(stored, session=session))
+        else:
+            changes = diff(baseline, stored)
+            if changes:
+                result = await self._write(
+                    lambda: self.collection.update_one(
+                        {STORED_ID: document.id}, changes.update_spec(), session=session
+                    )
+                )
+                if result.matched_count == 0:
+                    raise self.not_found({STORED_ID: document.id})
+        self._remember(document, stored)
+        if "after_save" in self.hooks:
+            await document.after_save()
+
+    async def insert_many(self, documents: Iterable[D], session: Session | None) -> list[D]:
+        """Insert new documents in one batch: all of them, or none (see :meth:`save`)."""
+        batch = list(documents)
+        for document in batch:
+            if not isinstance(document, self.document):
+                raise TypeError(
+                    f"{self.document.__name__}.insert_many takes {self.document.__name__} "
+                    f"instances, not {type(document).__name__}"
+                )
+        if not batch:
+            return batch
+        if "before_save" in self.hooks:
+            for document in batch:
+                await document.before_save()
+        stored = [self.checked_form(document) for document in batch]
+
+        async def insert(in_session: Session | None) -> None:
+            await self.collection.insert_many(stored, session=in_session)
+
+        try:
+            await self._write(lambda: self.registry.atomic(insert, session))
+        except BaseException:
+            if not self.registry.atomic_available(session):
+                await self._undo_partial_insert(stored, session)
+            raise
+        for document, form in zip(batch, stored):
+            self._remember(document, form)
+        if "after_save" in self.hooks:
+            for document in batch:
+                await document.after_save()
+        return batch
+
+    async def _undo_partial_insert(
+        self, stored: list[dict[str, Any]], session: Session | None
+    ) -> None:
+        # Without transactions an ordered insert_many may have written a prefix of the batch.
+        ids = [form[STORED_ID] for form in stored]
+        await self.collection.delete_many({STORED_ID: {"$in": ids}}, session=session)
+
+    async def delete(self, document: D, session: Session | None) -> None:
+        """Delete a stored document."""
+        if "before_delete" in self.hooks:
+            await document.before_delete()
+        result = await self.collection.delete_one({STORED_ID: document.id}, session=session)
+        if result.deleted_count == 0:
+            raise self.not_found({STORED_ID: document.id})
+        self._remember(document, None)
+        if "after_delete" in self.hooks:
+            await document.after_delete()
+
+    async def reload(self, document: D, session: Session | None) -> None:
+        """Replace the instance's values with the stored ones."""
+        raw = await self.collection.find_one({STORED_ID: document.id}, session=session)
+        if raw is None:
+            raise self.not_found({STORED_ID: document.id})
+        fresh = self.load(raw)
+        document.__dict__.clear()
+        document.__dict__.update(fresh.__dict__)
+        object.__setattr__(document, "__pydantic_fields_set__", fresh.__pydantic_fields_set__)
+        object.__setattr__(document, "__pydantic_private__", fresh.__pydantic_private__)
+
+    # -- errors -------------------------------------------------------------------------------
+
+    async def _write(self, write: Callable[[], Awaitable[T]]) -> T:
+        """Run a write; a unique-index violation becomes the class's ``DuplicateError``."""
+        try:
+            return await write()
+        except (DuplicateKeyError, BulkWriteError) as exc:
+            error = self.duplicate_error(exc)
+            if error is None:
+                raise
+        # Raised outside the except block: the driver's message holds the raw value, and a
+        # chained exception would print it in every traceback.
+        raise error
+
+    def duplicate_error(self, exc: DuplicateKeyError | BulkWriteError) -> DuplicateError | None:
+        """The ``DuplicateError`` for a driver error, or ``None`` if it is not a duplicate."""
+        details: Mapping[str, Any] = exc.details or {}
+        if isinstance(exc, BulkWriteError):
+            duplicates = [e for e in details.get("writeErrors", ()) if e.get("code") == 11000]
+            if not duplicates:
+                return None
+            details = duplicates[0]
+        key_pattern: Mapping[str, Any] = details.get("keyPattern") or {}
+        key_value: Mapping[str, Any] = details.get("keyValue") or {}
+        mapping = self.mapping
+        fields: list[str] = []
+        values: dict[str, Any] = {}
+        for stored_path in key_pattern:
+            field = mapping.field_of_stored(stored_path.split(".", 1)[0])
+            name = (field.name if field else stored_path) + (
+                stored_path[len(field.stored) :] if field else ""
+            )
+            fields.append(name)
+            sensitive = mapping.is_sensitive_path(stored_path)
+            values[name] = SENSITIVE_PLACEHOLDER if sensitive else key_value.get(stored_path)
+        if not fields:
+            fields, values = ["?"], {"?": SENSITIVE_PLACEHOLDER}
+        value = values[fields[0]] if len(fields) == 1 else values
+        shown = ", ".join(f"{name}={values[name]!r}" for name in fields)
+        label = "field" if len(fields) == 1 else "fields"
+        return self.document.DuplicateError(
+            f"{self.document.__name__}: a document with {shown} exists already "
+            f"(unique {label} {', '.join(repr(name) for name in fields)})",
+            document=self.document,
+            fields=fields,
+            value=value,
+        )

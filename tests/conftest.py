@@ -1,0 +1,1 @@
+"""Shared fixtures: the database fixtures come from the mdocument pytest plugin."""
