@@ -37,9 +37,7 @@ class Changes:
 
     def touches(self, stored_names: frozenset[str]) -> bool:
         """Whether a changed path starts in one of the given top-level stored names."""
-        return any(
-            path.split(".", 1)[0] in stored_names for path in (*self.set, *self.unset)
-        )
+        return any(path.split(".", 1)[0] in stored_names for path in (*self.set, *self.unset))
 
 
 def _addressable(key: object) -> bool:
@@ -65,7 +63,7 @@ def _diff(before: Any, after: Any, path: str, changes: Changes) -> None:
         and len(before) == len(after)
         and before
     ):
-        for index, (old, new) in enumerate(zip(before, after)):
+        for index, (old, new) in enumerate(zip(before, after, strict=True)):
             _diff(old, new, f"{path}.{index}", changes)
         return
     changes.set[path] = after

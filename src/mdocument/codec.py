@@ -85,7 +85,7 @@ def codec_options(base: CodecOptions[Any]) -> CodecOptions[dict[str, Any]]:
     uuids = base.uuid_representation
     if uuids == UuidRepresentation.UNSPECIFIED:
         uuids = UuidRepresentation.STANDARD
-    return base.with_options(  # type: ignore[return-value]
+    return base.with_options(
         document_class=dict,
         tz_aware=True,
         tzinfo=datetime.timezone.utc,
@@ -96,7 +96,9 @@ def codec_options(base: CodecOptions[Any]) -> CodecOptions[dict[str, Any]]:
 
 def encode(document: BaseModel, mapping: DocumentMapping) -> dict[str, Any]:
     """The stored form of a document: a dict the driver can encode, ``_id`` included."""
-    data = document.model_dump(by_alias=True, exclude=mapping.not_stored)
+    # No serializer warnings: they print values (sensitive ones too), and a value of the wrong
+    # type is reported by the validation that follows every encoding before a write.
+    data = document.model_dump(by_alias=True, exclude=mapping.not_stored, warnings=False)
     data[STORED_ID] = data.pop(ID_FIELD)
     return data
 
@@ -138,9 +140,7 @@ def stored_document_error(
         )
     stored = mapping.field_of_stored(field)
     shown = (
-        SENSITIVE_PLACEHOLDER
-        if mapping.is_sensitive_path(field)
-        else repr(first.get("input"))[:80]
+        SENSITIVE_PLACEHOLDER if mapping.is_sensitive_path(field) else repr(first.get("input"))[:80]
     )
     return WrongValueType(
         f"{where}: stored value {shown} of field {location!r} does not match the class: "

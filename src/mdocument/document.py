@@ -49,7 +49,7 @@ class DocumentMeta(_PydanticMeta):
 
     if not TYPE_CHECKING:  # a runtime __getattr__ would make every class attribute Any to mypy
 
-        def __new__(mcs, *args, **kwargs):
+        def __new__(mcs, *args, **kwargs):  # noqa: D102
             token = _building.set(True)
             try:
                 return super().__new__(mcs, *args, **kwargs)
@@ -60,7 +60,7 @@ class DocumentMeta(_PydanticMeta):
             if not _building.get():
                 fields = cls.__dict__.get("__pydantic_fields__")
                 if fields is not None and name in fields:
-                    from mdocument.expressions import field_expression  # noqa: PLC0415
+                    from mdocument.expressions import field_expression
 
                     return field_expression(cls, name)
             return super().__getattr__(name)
@@ -68,7 +68,7 @@ class DocumentMeta(_PydanticMeta):
 
 def _has_sensitive(model: type[BaseModel], seen: set[type[BaseModel]] | None = None) -> bool:
     """Whether a model has a sensitive field, itself or in a nested model."""
-    from mdocument.annotations import model_type  # noqa: PLC0415 - small, import cycle free
+    from mdocument.annotations import model_type
 
     seen = set() if seen is None else seen
     seen.add(model)
@@ -81,9 +81,7 @@ def _has_sensitive(model: type[BaseModel], seen: set[type[BaseModel]] | None = N
     return False
 
 
-@dataclass_transform(
-    kw_only_default=True, field_specifiers=(Field, pydantic.Field, PrivateAttr)
-)
+@dataclass_transform(kw_only_default=True, field_specifiers=(Field, pydantic.Field, PrivateAttr))
 class Document(BaseModel, metaclass=DocumentMeta):
     """Base class of the documents stored by mdocument.
 
@@ -139,7 +137,9 @@ class Document(BaseModel, metaclass=DocumentMeta):
         for error in ("DuplicateError", "NotFoundError"):
             base: type[Exception] = getattr(cls, error)
             subclass = type(
-                error, (base,), {"__module__": cls.__module__, "__qualname__": f"{cls.__qualname__}.{error}"}
+                error,
+                (base,),
+                {"__module__": cls.__module__, "__qualname__": f"{cls.__qualname__}.{error}"},
             )
             setattr(cls, error, subclass)
         if _has_sensitive(cls) and "hide_input_in_errors" not in cls.model_config:
@@ -157,9 +157,7 @@ class Document(BaseModel, metaclass=DocumentMeta):
                 if mapping is None or mapping.abstract
                 else "pass it to `await mdocument.init(database, models=[...])` first"
             )
-            raise NotInitializedError(
-                f"{cls.__name__} is not initialised: {reason}", document=cls
-            )
+            raise NotInitializedError(f"{cls.__name__} is not initialised: {reason}", document=cls)
         return repository  # type: ignore[no-any-return]
 
     # -- representation -------------------------------------------------------------------------
@@ -191,7 +189,7 @@ class Document(BaseModel, metaclass=DocumentMeta):
         return document
 
     @classmethod
-    async def get(cls, id: Any, *, session: Session | None = None) -> Self | None:  # noqa: A002
+    async def get(cls, id: Any, *, session: Session | None = None) -> Self | None:
         """The document with this id (an ``ObjectId`` or its hex string), or ``None``."""
         repository = cls._repository()
         return await repository.find_one({"_id": repository.parse_id(id)}, session)
@@ -238,7 +236,7 @@ class Document(BaseModel, metaclass=DocumentMeta):
         limit: int = 0,
         session: Session | None = None,
     ) -> list[Self]:
-        """All documents matching ``query``, in ``sort`` order, after ``skip``, at most ``limit``."""
+        """The documents matching ``query``, sorted, after ``skip`` of them, at most ``limit``."""
         found = cls.find(query, session=session).skip(skip).limit(limit)
         keys = compile_sort(cls.__mdocument_mapping__, sort)
         if keys:
@@ -247,8 +245,11 @@ class Document(BaseModel, metaclass=DocumentMeta):
 
     @classmethod
     def find(cls, query: Query = None, *, session: Session | None = None) -> QuerySet[Self]:
-        """A :class:`~mdocument.QuerySet` of the documents matching ``query``: chain ``sort``,
-        ``skip``, ``limit``, then ``async for`` over it or await ``to_list()``, ``count()``..."""
+        """A :class:`~mdocument.QuerySet` of the documents matching ``query``.
+
+        Chain ``sort``, ``skip``, ``limit``, then ``async for`` over it or await ``to_list()``,
+        ``count()``, ``first()``...
+        """
         return QuerySet(cls, query, session=session)
 
     @classmethod

@@ -71,7 +71,7 @@ class MotorDriver(Driver):
     ) -> AsyncIterator[dict[str, Any]]:
         """An async iterator over the results (Motor returns the cursor without awaiting)."""
         cursor: Any = collection.aggregate(list(pipeline), session=session, **kwargs)
-        return aiter(cursor)  # type: ignore[no-any-return]
+        return aiter(cursor)
 
 
 _PYMONGO = Driver()

@@ -95,7 +95,7 @@ class EmbeddedServer:
     def start(self) -> EmbeddedServer:
         """Start the server and wait until it listens."""
         try:
-            import secantus  # noqa: F401, PLC0415 - only to give a clear error when missing
+            import secantus  # noqa: F401 - only to give a clear error when missing
         except ImportError:
             raise EmbeddedServerError(
                 'the embedded server needs SecantusDB: pip install "mdocument[embedded]" '
@@ -116,7 +116,8 @@ class EmbeddedServer:
 
     def _wait_for_port(self) -> int:
         process = self._process
-        assert process is not None and process.stderr is not None
+        assert process is not None
+        assert process.stderr is not None
         found: list[int] = []
 
         def read() -> None:

@@ -113,7 +113,7 @@ class UnknownModelField(DocumentException):
 
 
 class WrongModelFieldType(DocumentException):
-    """A field is declared with a type its metadata cannot work with (found at class or init time)."""
+    """A field's type does not fit its metadata (found when the class is built or at ``init``)."""
 
 
 class WrongValueType(DocumentException):

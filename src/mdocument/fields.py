@@ -96,7 +96,7 @@ class FieldSpec:
         masked["serialization"] = core_schema.wrap_serializer_function_ser_schema(
             mask_serializer, info_arg=True, schema=schema, when_used="json"
         )
-        return masked  # type: ignore[return-value]
+        return masked
 
     def __get_pydantic_json_schema__(
         self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
@@ -111,7 +111,7 @@ class FieldSpec:
 _EMPTY_SPEC = FieldSpec()
 
 
-def Field(  # noqa: N802 - named like pydantic.Field, which it replaces
+def Field(
     default: Any = PydanticUndefined,
     *,
     unique: bool = False,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from typing import TYPE_CHECKING
 
 from pydantic import AliasChoices, BaseModel
@@ -33,8 +33,7 @@ _ARRAY_SEGMENT = re.compile(r"^(\d+|\$|\$\[\]|\$\[[A-Za-z][A-Za-z0-9]*\])$")
 
 
 def collection_name(document_name: str) -> str:
-    """The default collection of a document class: its name in snake case (``BlogPost`` →
-    ``blog_post``)."""
+    """The default collection of a document class: ``BlogPost`` is stored in ``blog_post``."""
     name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", document_name)
     return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
 
@@ -70,7 +69,7 @@ def _stored_name(model: type[BaseModel], name: str, info: FieldInfo) -> str:
     return stored
 
 
-@lru_cache(maxsize=None)
+@cache
 def _model_fields(model: type[BaseModel]) -> dict[str, str]:
     """Name → stored name of every field of a (nested) pydantic model, aliases included."""
     names: dict[str, str] = {}

@@ -27,7 +27,7 @@ SENSITIVE_PLACEHOLDER = "***"
 """What a sensitive value is replaced with."""
 
 REVEAL: dict[str, Any] = {"reveal": True}
-"""Serialization context that shows sensitive values: ``model_dump(mode="json", context=REVEAL)``."""
+"""Serialization context that shows sensitive values: ``model_dump(mode="json", context=REVEAL)``"""
 
 JsonSchemaExtra = dict[str, Any] | Callable[[dict[str, Any]], None]
 

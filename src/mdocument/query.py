@@ -63,7 +63,7 @@ def compile_sort(mapping: DocumentMapping, sort: SortSpec) -> list[tuple[str, in
     if sort is None:
         return None
     keys: Sequence[str | tuple[str, int]]
-    keys = [sort] if isinstance(sort, (str, tuple)) else sort  # type: ignore[list-item]
+    keys = [sort] if isinstance(sort, (str, tuple)) else sort
     compiled: list[tuple[str, int]] = []
     for key in keys:
         if isinstance(key, str):

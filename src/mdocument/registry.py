@@ -88,8 +88,10 @@ def unique_index(mapping: DocumentMapping, field: FieldMapping) -> IndexModel:
 def index_models(mapping: DocumentMapping) -> list[IndexModel]:
     """Every index a document needs: declared ones and one per unique field."""
     models = [
-        IndexModel([(mapping.stored_path(key), direction) for key, direction in index.keys],
-                   **index.options)
+        IndexModel(
+            [(mapping.stored_path(key), direction) for key, direction in index.keys],
+            **index.options,
+        )
         for index in mapping.indexes
     ]
     models.extend(unique_index(mapping, field) for field in mapping.unique_fields)

@@ -49,7 +49,7 @@ class Repository(Generic[D]):
         self.document = document
         self.mapping: DocumentMapping = document.__mdocument_mapping__
         self.collection = collection
-        from mdocument.document import Document  # noqa: PLC0415 - document imports this module
+        from mdocument.document import Document
 
         # Hooks the class does not override are skipped instead of awaited.
         self.hooks = frozenset(
@@ -181,7 +181,7 @@ class Repository(Generic[D]):
             if not self.registry.atomic_available(session):
                 await self._undo_partial_insert(stored, session)
             raise
-        for document, form in zip(batch, stored):
+        for document, form in zip(batch, stored, strict=True):
             self._remember(document, form)
         if "after_save" in self.hooks:
             for document in batch:

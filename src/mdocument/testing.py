@@ -33,8 +33,17 @@ class CommandRecorder(monitoring.CommandListener):
     """Records the commands a client sends (through the driver's command monitoring)."""
 
     IGNORED = frozenset(
-        {"hello", "isMaster", "ismaster", "ping", "endSessions", "buildInfo", "saslStart",
-         "saslContinue", "killCursors"}
+        {
+            "hello",
+            "isMaster",
+            "ismaster",
+            "ping",
+            "endSessions",
+            "buildInfo",
+            "saslStart",
+            "saslContinue",
+            "killCursors",
+        }
     )
 
     def __init__(self) -> None:
@@ -80,7 +89,7 @@ def _server_uri(variable: str, *, standalone: bool) -> Iterator[str]:
     if uri:
         yield uri
         return
-    from mdocument.embedded import EmbeddedServer  # noqa: PLC0415 - needs the embedded extra
+    from mdocument.embedded import EmbeddedServer
 
     with EmbeddedServer(standalone=standalone, test_commands=True) as server:
         yield server.uri
@@ -107,9 +116,11 @@ def commands() -> CommandRecorder:
 try:
     import pytest_asyncio
 except ImportError:  # pragma: no cover - the async fixtures need pytest-asyncio
-    pytest_asyncio = None
+    _HAS_ASYNC_FIXTURES = False
+else:
+    _HAS_ASYNC_FIXTURES = True
 
-if pytest_asyncio is not None:
+if _HAS_ASYNC_FIXTURES:
 
     async def _pymongo_database(uri: str, recorder: CommandRecorder) -> AsyncIterator[Any]:
         client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(

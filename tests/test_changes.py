@@ -1,0 +1,120 @@
+"""save() sends only what changed, checked through the driver's command monitoring."""
+
+import pytest
+from pydantic import BaseModel
+
+from mdocument import Document, Field, init
+from mdocument.changes import diff
+
+
+class Address(BaseModel):
+    city: str
+    street: str = ""
+
+
+class Line(BaseModel):
+    sku: str
+    quantity: int
+
+
+class Order(Document):
+    customer: str
+    address: Address
+    lines: list[Line] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    meta: dict[str, int] = Field(default_factory=dict)
+    note: str | None = None
+
+
+@pytest.fixture
+async def order(database):
+    await init(database, models=[Order])
+    return await Order.create(
+        customer="Ada",
+        address=Address(city="London", street="St James's Square"),
+        lines=[Line(sku="a", quantity=1), Line(sku="b", quantity=2)],
+        tags=["new"],
+        meta={"a": 1},
+    )
+
+
+def updates(commands):
+    return [update["u"] for command in commands.of("update") for update in command["updates"]]
+
+
+async def test_changing_one_nested_value_sends_one_set_of_that_path(order, commands):
+    commands.clear()
+    order.address.city = "Paris"
+    await order.save()
+    assert commands.names == ["update"]
+    assert updates(commands) == [{"$set": {"address.city": "Paris"}}]
+
+
+async def test_nothing_changed_sends_nothing(order, commands):
+    commands.clear()
+    await order.save()
+    loaded = await Order.get(order.id)
+    commands.clear()
+    await loaded.save()
+    assert commands.count == 0
+
+
+async def test_a_loaded_document_is_diffed_against_what_was_loaded(order, commands):
+    loaded = await Order.get(order.id)
+    loaded.lines[1].quantity = 5
+    commands.clear()
+    await loaded.save()
+    assert updates(commands) == [{"$set": {"lines.1.quantity": 5}}]
+
+
+async def test_list_element_and_dict_key_changes(order, commands):
+    order.tags[0] = "old"
+    order.meta["b"] = 2
+    commands.clear()
+    await order.save()
+    assert updates(commands) == [{"$set": {"tags.0": "old", "meta.b": 2}}]
+
+
+async def test_a_list_that_grew_is_set_whole(order, commands):
+    order.tags.append("vip")
+    commands.clear()
+    await order.save()
+    assert updates(commands) == [{"$set": {"tags": ["new", "vip"]}}]
+
+
+async def test_a_removed_dict_key_is_unset(order, commands):
+    del order.meta["a"]
+    commands.clear()
+    await order.save()
+    assert updates(commands) == [{"$unset": {"meta.a": ""}}]
+    stored = await Order.get(order.id)
+    assert stored.meta == {}
+
+
+async def test_consecutive_saves_send_only_the_new_changes(order, commands):
+    order.note = "first"
+    await order.save()
+    order.customer = "Grace"
+    commands.clear()
+    await order.save()
+    assert updates(commands) == [{"$set": {"customer": "Grace"}}]
+
+
+def test_diff_keeps_bson_types_apart():
+    assert diff({"a": 1}, {"a": 1.0}).set == {"a": 1.0}
+    assert diff({"a": True}, {"a": 1}).set == {"a": 1}
+    assert not diff({"a": [1, {"b": 2}]}, {"a": [1, {"b": 2}]})
+
+
+def test_diff_sets_keys_that_cannot_be_addressed_through_their_parent():
+    changes = diff({"m": {"a.b": 1}}, {"m": {"a.b": 2}})
+    assert changes.set == {"m": {"a.b": 2}}
+    changes = diff({"m": {"$x": 1}}, {"m": {"$x": 2}})
+    assert changes.set == {"m": {"$x": 2}}
+
+
+def test_diff_of_nested_lists_and_new_keys():
+    changes = diff({"a": {"b": [1, 2]}, "c": 1}, {"a": {"b": [1, 3], "d": 4}})
+    assert changes.set == {"a.b.1": 3, "a.d": 4}
+    assert changes.unset == {"c": ""}
+    assert changes.update_spec() == {"$set": {"a.b.1": 3, "a.d": 4}, "$unset": {"c": ""}}
