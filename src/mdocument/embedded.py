@@ -186,6 +186,6 @@ def server_uri(env: str = "MONGODB_URI") -> Iterator[str]:
         print(  # noqa: T201 - examples show where their data goes
             f"(embedded SecantusDB server on {server.host}:{server.port}, "
             f"started in {time.perf_counter() - started:.1f}s; set {env} to use another)",
-            file=sys.stderr,
+            flush=True,
         )
         yield server.uri
