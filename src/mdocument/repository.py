@@ -206,6 +206,24 @@ class Repository(Generic[D]):
         if "after_delete" in self.hooks:
             await document.after_delete()
 
+    async def delete_many(self, filter: Mapping[str, Any], session: Session | None) -> int:
+        """Delete every document matching a compiled filter; the number deleted."""
+        result = await self.collection.delete_many(filter, session=session)
+        return result.deleted_count
+
+    async def update_many(
+        self, filter: Mapping[str, Any], update: Mapping[str, Any], session: Session | None
+    ) -> int:
+        """Apply a compiled update to every document matching a compiled filter.
+
+        The updated documents are validated afterwards is the caller's concern: this is the
+        raw bulk path. Returns the number of documents modified.
+        """
+        result = await self._write(
+            lambda: self.collection.update_many(filter, update, session=session)
+        )
+        return result.modified_count
+
     async def reload(self, document: D, session: Session | None) -> None:
         """Replace the instance's values with the stored ones."""
         raw = await self.collection.find_one({STORED_ID: document.id}, session=session)
