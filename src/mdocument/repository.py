@@ -216,8 +216,8 @@ class Repository(Generic[D]):
     ) -> int:
         """Apply a compiled update to every document matching a compiled filter.
 
-        The updated documents are validated afterwards is the caller's concern: this is the
-        raw bulk path. Returns the number of documents modified.
+        This is the raw bulk path: the caller validates the update's values against the fields
+        before calling it. Returns the number of documents modified.
         """
         result = await self._write(
             lambda: self.collection.update_many(filter, update, session=session)
