@@ -105,12 +105,17 @@ def test_field_spec_also_works_as_an_annotation():
 def test_field_rejects_contradictory_relation_arguments():
     with pytest.raises(RelationNotSet):
         Field(related=BlogPost, synced=BlogPost)
-    with pytest.raises(RelationNotSet):
-        Field(on_delete=OnDelete.CASCADE)
     with pytest.raises(TypeError):
         Field(related=BlogPost, relation="one_to_one")
     with pytest.raises(TypeError):
         Field(related=42)
+
+
+def test_on_delete_without_a_target_fails_when_the_class_is_built():
+    with pytest.raises(RelationNotSet, match=r"Orphan\.parent"):
+
+        class Orphan(Document):
+            parent: ObjectId = Field(on_delete=OnDelete.CASCADE)
 
 
 def test_field_stores_relation_arguments():

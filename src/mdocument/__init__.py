@@ -29,16 +29,42 @@ from mdocument.exceptions import (
     WrongModelFieldType,
     WrongValueType,
 )
+from mdocument.export import export
 from mdocument.fields import Field, FieldSpec, OnDelete, Relation
 from mdocument.indexes import Index
 from mdocument.masking import REVEAL, SENSITIVE_PLACEHOLDER, reveal
 from mdocument.query import QuerySet
+from mdocument.graph import Edge, Graph
+from mdocument.references import OptionalRef, Ref, RefList
 from mdocument.registry import Registry, init
+from mdocument.synced import Synced
 from mdocument.types import ObjectId
+from mdocument.expressions import (
+    Expression,
+    SortKey,
+    and_,
+    asc,
+    contains,
+    desc,
+    exists,
+    in_,
+    not_,
+    not_in,
+    or_,
+    raw,
+    regex,
+)
+from mdocument.pagination import InvalidPageToken, KeysetPage, Page
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Edge",
+    "Graph",
+    "OptionalRef",
+    "Ref",
+    "RefList",
+    "Synced",
     "REVEAL",
     "SENSITIVE_PLACEHOLDER",
     "DeleteRestricted",
@@ -63,6 +89,23 @@ __all__ = [
     "UnknownModelField",
     "WrongModelFieldType",
     "WrongValueType",
+    "export",
     "init",
     "reveal",
+    "Expression",
+    "InvalidPageToken",
+    "KeysetPage",
+    "Page",
+    "SortKey",
+    "and_",
+    "asc",
+    "contains",
+    "desc",
+    "exists",
+    "in_",
+    "not_",
+    "not_in",
+    "or_",
+    "raw",
+    "regex",
 ]

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
-__all__ = ["Shape", "model_type", "shape_of"]
+__all__ = ["Shape", "model_type", "shape_of", "strip_annotated"]
 
 _LIST_ORIGINS = (list, tuple, set, frozenset, Sequence)
 _UNION_ORIGINS: tuple[Any, ...] = (Union, types.UnionType)
@@ -27,19 +27,20 @@ class Shape:
     """Whether ``None`` is allowed."""
 
 
-def _strip_annotated(annotation: Any) -> Any:
+def strip_annotated(annotation: Any) -> Any:
+    """The type inside ``Annotated[...]`` layers."""
     while get_origin(annotation) is Annotated:
         annotation = get_args(annotation)[0]
     return annotation
 
 
 def _without_none(annotation: Any) -> tuple[Any, bool]:
-    annotation = _strip_annotated(annotation)
+    annotation = strip_annotated(annotation)
     if get_origin(annotation) in _UNION_ORIGINS:
         args = [arg for arg in get_args(annotation) if arg is not type(None)]
         optional = len(args) < len(get_args(annotation))
         if len(args) == 1:
-            return _strip_annotated(args[0]), optional
+            return strip_annotated(args[0]), optional
         return Union[tuple(args)], optional  # noqa: UP007 - built from a runtime tuple
     return annotation, False
 

@@ -35,9 +35,9 @@ class Changes:
             spec["$unset"] = self.unset
         return spec
 
-    def touches(self, stored_names: frozenset[str]) -> bool:
-        """Whether a changed path starts in one of the given top-level stored names."""
-        return any(path.split(".", 1)[0] in stored_names for path in (*self.set, *self.unset))
+    def top_level(self) -> set[str]:
+        """The top-level stored names under which something changed."""
+        return {path.split(".", 1)[0] for path in (*self.set, *self.unset)}
 
 
 def _addressable(key: object) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextvars
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, overload
 
 import bson
 import pydantic
@@ -20,19 +20,33 @@ from typing_extensions import Self, dataclass_transform
 from mdocument.exceptions import DuplicateError, NotFoundError, NotInitializedError
 from mdocument.fields import Field, field_spec
 from mdocument.mapping import DocumentMapping
-from mdocument.masking import SENSITIVE_PLACEHOLDER, masked_repr_args
-from mdocument.query import Query, QuerySet, SortSpec, compile_filter, compile_sort
+from mdocument.masking import SENSITIVE_PLACEHOLDER, hide_sensitive_schema, masked_repr_args
+from mdocument.query import (
+    ModelT,
+    Pipeline,
+    Query,
+    QuerySet,
+    SortSpec,
+    compile_filter,
+    compile_sort,
+)
 from mdocument.types import ObjectId
 
 if TYPE_CHECKING:
     from pydantic._internal._model_construction import ModelMetaclass as _PydanticMeta
 
     from mdocument.driver import Session
+    from mdocument.references import RefField, RefListField
     from mdocument.repository import Repository
+    from mdocument.synced import Synced
 else:
     _PydanticMeta = type(BaseModel)
 
 __all__ = ["Document", "DocumentMeta"]
+
+R = TypeVar("R")
+RD = TypeVar("RD", bound="Document")
+C = TypeVar("C", bound="Document")
 
 # Set while any document class is being built: pydantic then probes class attributes to find
 # field defaults, and must not be handed field expressions.
@@ -142,9 +156,14 @@ class Document(BaseModel, metaclass=DocumentMeta):
                 {"__module__": cls.__module__, "__qualname__": f"{cls.__qualname__}.{error}"},
             )
             setattr(cls, error, subclass)
+        # A field made sensitive by its type keeps its default and examples in JSON Schema.
+        sensitive = cls.__mdocument_mapping__.sensitive
+        rebuild = hide_sensitive_schema(cls.__pydantic_fields__, sensitive)
         if _has_sensitive(cls) and "hide_input_in_errors" not in cls.model_config:
             # Validation errors print their input; with a sensitive field anywhere they must not.
             cls.model_config["hide_input_in_errors"] = True
+            rebuild = True
+        if rebuild:
             cls.model_rebuild(force=True, raise_errors=False)
 
     @classmethod
@@ -257,6 +276,35 @@ class Document(BaseModel, metaclass=DocumentMeta):
         """How many documents match ``query``."""
         return await cls.find(query, session=session).count()
 
+    @overload
+    @classmethod
+    async def aggregate(
+        cls, pipeline: Pipeline, result: None = None, *, session: Session | None = None
+    ) -> list[dict[str, Any]]: ...
+
+    @overload
+    @classmethod
+    async def aggregate(
+        cls, pipeline: Pipeline, result: type[ModelT], *, session: Session | None = None
+    ) -> list[ModelT]: ...
+
+    @classmethod
+    async def aggregate(
+        cls,
+        pipeline: Pipeline,
+        result: type[ModelT] | None = None,
+        *,
+        session: Session | None = None,
+    ) -> list[ModelT] | list[dict[str, Any]]:
+        """Run an aggregation pipeline on the collection.
+
+        With ``result``, each output document is validated into that pydantic model (the
+        document class itself gives stored documents); otherwise the results are dicts. A
+        ``$match`` stage may hold a field expression. ``Doc.find(query).aggregate(...)`` starts
+        from the documents matching a query.
+        """
+        return await cls.find(session=session).aggregate(pipeline, result)
+
     @classmethod
     async def insert_many(
         cls, documents: Iterable[Self], *, session: Session | None = None
@@ -301,3 +349,78 @@ class Document(BaseModel, metaclass=DocumentMeta):
 
     async def after_delete(self) -> None:
         """Called after the document was deleted."""
+
+    # -- relations ------------------------------------------------------------------------------
+
+    @overload
+    async def fetch(self, field: RefField[R], *, session: Session | None = None) -> R: ...
+
+    @overload
+    async def fetch(
+        self, field: RefListField[R], *, session: Session | None = None
+    ) -> list[R]: ...
+
+    @overload
+    async def fetch(self, field: Synced[RD], *, session: Session | None = None) -> RD: ...
+
+    @overload
+    async def fetch(
+        self, field: Synced[RD] | None, *, session: Session | None = None
+    ) -> RD | None: ...
+
+    @overload
+    async def fetch(
+        self, field: list[Synced[RD]], *, session: Session | None = None
+    ) -> list[RD]: ...
+
+    @overload
+    async def fetch(self, field: Any, *, session: Session | None = None) -> Any: ...
+
+    async def fetch(self, field: Any, *, session: Session | None = None) -> Any:
+        """The document(s) a reference or synced field refers to, in one query.
+
+        ``field`` is the field on the class (``await post.fetch(Post.author_id)``) or its
+        name. A single reference gives the document (``None`` when the field is ``None``), a
+        list gives the documents in list order. A reference to a missing document raises
+        :class:`~mdocument.DocumentDoesntExist`.
+        """
+        from mdocument.loading import fetch
+
+        repository = self._repository()
+        return await fetch(repository.registry, self, field, session)
+
+    @classmethod
+    async def prefetch(
+        cls,
+        documents: Iterable[Document],
+        *fields: Any,
+        session: Session | None = None,
+    ) -> dict[bson.ObjectId, Self]:
+        """The documents of this class that ``documents`` refer to, by id, in one query.
+
+        ``fields`` name the reference fields to follow (``Post.author_id`` or its name); by
+        default the one field of the documents' class that refers to this class::
+
+            authors = await User.prefetch(posts)
+            for post in posts:
+                print(post.title, authors[post.author_id].name)
+        """
+        from mdocument.loading import prefetch
+
+        repository = cls._repository()
+        return await prefetch(repository.registry, cls, documents, fields, session)
+
+    async def children(
+        self, document: type[C], field: Any = None, *, session: Session | None = None
+    ) -> list[C]:
+        """The documents of class ``document`` that refer to this one.
+
+        ``field`` names the reference when ``document`` has several to this class::
+
+            posts = await ada.children(Post)
+            reviewed = await ada.children(Post, Post.reviewer_id)
+        """
+        from mdocument.loading import children
+
+        repository = self._repository()
+        return await children(repository.registry, self, document, field, session)

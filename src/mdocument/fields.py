@@ -73,8 +73,6 @@ class FieldSpec:
             raise TypeError(f"relation= takes a mdocument.Relation, not {self.relation!r}")
         if self.on_delete is not None and not isinstance(self.on_delete, OnDelete):
             raise TypeError(f"on_delete= takes a mdocument.OnDelete, not {self.on_delete!r}")
-        if (self.relation or self.on_delete) and self.target is None:
-            raise RelationNotSet("relation= and on_delete= need related= or synced=")
         for name in ("related", "synced"):
             target = getattr(self, name)
             if target is not None and not isinstance(target, (str, type)):
@@ -155,9 +153,25 @@ def Field(
     return info
 
 
+def _merge(specs: list[FieldSpec]) -> FieldSpec:
+    # Ref[User] = Field(unique=True) gives two specs: one from the type, one from Field().
+    merged: dict[str, Any] = {}
+    for spec in specs:
+        for name in ("unique", "sensitive", "related", "synced", "relation", "on_delete"):
+            value = getattr(spec, name)
+            if value in (None, False):
+                continue
+            if merged.get(name, value) != value:
+                raise RelationNotSet(
+                    f"a field declares {name}={merged[name]!r} and {name}={value!r}; keep one"
+                )
+            merged[name] = value
+    return FieldSpec(**merged)
+
+
 def field_spec(info: FieldInfo) -> FieldSpec:
     """The mdocument metadata of a pydantic field (an empty spec when it has none)."""
-    for item in info.metadata:
-        if isinstance(item, FieldSpec):
-            return item
-    return _EMPTY_SPEC
+    specs = [item for item in info.metadata if isinstance(item, FieldSpec)]
+    if not specs:
+        return _EMPTY_SPEC
+    return specs[0] if len(specs) == 1 else _merge(specs)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from pydantic import AliasChoices, BaseModel
 
 from mdocument.annotations import Shape, model_type, shape_of
-from mdocument.exceptions import UnknownModelField, WrongModelFieldType
+from mdocument.exceptions import RelationNotSet, UnknownModelField, WrongModelFieldType
 from mdocument.fields import FieldSpec, field_spec
 from mdocument.indexes import Index
 
@@ -140,7 +140,15 @@ class DocumentMapping:
                     field=name,
                 )
             stored = STORED_ID if name == ID_FIELD else _stored_name(document, name, info)
-            self.fields[name] = FieldMapping(name, stored, info, field_spec(info))
+            spec = field_spec(info)
+            if (spec.relation or spec.on_delete) and spec.target is None:
+                raise RelationNotSet(
+                    f"{document.__name__}.{name}: relation= and on_delete= need related= or "
+                    "synced= (or a Ref[...] type)",
+                    document=document,
+                    field=name,
+                )
+            self.fields[name] = FieldMapping(name, stored, info, spec)
         self.by_stored: dict[str, FieldMapping] = {f.stored: f for f in self.fields.values()}
         self.sensitive: frozenset[str] = frozenset(
             name for name, field in self.fields.items() if field.spec.sensitive

@@ -25,6 +25,7 @@ from mdocument.codec import codec_options
 from mdocument.document import Document
 from mdocument.driver import Database, Driver, Session, driver_of
 from mdocument.exceptions import DocumentException, WrongModelFieldType
+from mdocument.graph import Edge, Graph
 from mdocument.repository import Repository
 
 if TYPE_CHECKING:
@@ -85,8 +86,22 @@ def unique_index(mapping: DocumentMapping, field: FieldMapping) -> IndexModel:
     return IndexModel([(field.stored, 1)], **options)
 
 
-def index_models(mapping: DocumentMapping) -> list[IndexModel]:
-    """Every index a document needs: declared ones and one per unique field."""
+def reference_index(edge: Edge) -> IndexModel:
+    """The index of a reference or synced field, on the referred ids (``author.id`` for a copy).
+
+    A cascade then never scans the child collection. One-to-one and many-to-one indexes are
+    unique; empty values are left out of those.
+    """
+    options: dict[str, Any] = {}
+    if edge.unique:
+        options["unique"] = True
+        if edge.optional or edge.many:
+            options["partialFilterExpression"] = {edge.id_path: {"$type": "objectId"}}
+    return IndexModel([(edge.id_path, 1)], **options)
+
+
+def index_models(mapping: DocumentMapping, edges: Sequence[Edge] = ()) -> list[IndexModel]:
+    """Every index a document needs: declared ones, one per unique field, one per relation."""
     models = [
         IndexModel(
             [(mapping.stored_path(key), direction) for key, direction in index.keys],
@@ -94,7 +109,11 @@ def index_models(mapping: DocumentMapping) -> list[IndexModel]:
         )
         for index in mapping.indexes
     ]
-    models.extend(unique_index(mapping, field) for field in mapping.unique_fields)
+    related = {edge.field.name for edge in edges}
+    models.extend(
+        unique_index(mapping, field) for field in mapping.unique_fields if field.name not in related
+    )
+    models.extend(reference_index(edge) for edge in edges)
     return models
 
 
@@ -107,6 +126,8 @@ class Registry:
         self.database = database
         self.driver = driver
         self.documents: tuple[type[Document], ...] = tuple(documents)
+        self.graph = Graph(self.documents)
+        """The relations between the registered documents."""
         self.supports_transactions = False
         options = codec_options(database.codec_options)
         self.repositories: dict[type[Document], Repository[Any]] = {
@@ -130,7 +151,7 @@ class Registry:
         self.supports_transactions = replicated and "logicalSessionTimeoutMinutes" in hello
 
     async def _create_indexes(self, repository: Repository[Any]) -> None:
-        models = index_models(repository.mapping)
+        models = index_models(repository.mapping, self.graph.outgoing(repository.document))
         if not models:
             return
         try:

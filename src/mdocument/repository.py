@@ -14,9 +14,12 @@ import bson
 from pydantic import TypeAdapter, ValidationError
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from mdocument.batching import find_by_ids, find_ids
+from mdocument.cascade import plan_delete, sync_copies
 from mdocument.changes import diff
 from mdocument.codec import decode, encode
 from mdocument.exceptions import DuplicateError, NotFoundError, WrongValueType
+from mdocument.integrity import check_ids, check_references, update_references
 from mdocument.mapping import STORED_ID
 from mdocument.masking import SENSITIVE_PLACEHOLDER
 from mdocument.types import ObjectId
@@ -24,6 +27,7 @@ from mdocument.types import ObjectId
 if TYPE_CHECKING:
     from mdocument.document import Document
     from mdocument.driver import Collection, Session
+    from mdocument.graph import Edge
     from mdocument.mapping import DocumentMapping
     from mdocument.registry import Registry
 
@@ -134,27 +138,62 @@ class Repository(Generic[D]):
 
     # -- writes -------------------------------------------------------------------------------
 
+    @property
+    def outgoing(self) -> tuple[Edge, ...]:
+        """The relations this document's fields declare (it is their child)."""
+        return self.registry.graph.outgoing(self.document)
+
+    @property
+    def incoming(self) -> tuple[Edge, ...]:
+        """The relations of other documents that refer to this one."""
+        return self.registry.graph.incoming(self.document)
+
     async def save(self, document: D, session: Session | None) -> None:
-        """Insert a new document, or send the paths that changed since it was loaded or saved."""
+        """Insert a new document, or send the paths that changed since it was loaded or saved.
+
+        References are checked before the write (only those that changed); copies of this
+        document held elsewhere are rewritten with it, in one transaction where supported.
+        """
         if "before_save" in self.hooks:
             await document.before_save()
         stored = self.checked_form(document)
         baseline = self.stored_form(document)
         if baseline is None:
+            await check_references(self.registry, self.outgoing, [(document, stored)], session)
             await self._write(lambda: self.collection.insert_one(stored, session=session))
         else:
             changes = diff(baseline, stored)
+            touched = changes.top_level()
+            edges = [edge for edge in self.outgoing if edge.field.stored in touched]
+            if edges:
+                await check_references(self.registry, edges, [(document, stored)], session)
+                changes = diff(baseline, stored)  # refreshed copies may differ from the input
             if changes:
-                result = await self._write(
-                    lambda: self.collection.update_one(
-                        {STORED_ID: document.id}, changes.update_spec(), session=session
-                    )
-                )
-                if result.matched_count == 0:
-                    raise self.not_found({STORED_ID: document.id})
+                await self._update(document, changes.update_spec(), touched, session)
         self._remember(document, stored)
         if "after_save" in self.hooks:
             await document.after_save()
+
+    async def _update(
+        self, document: D, update: dict[str, Any], touched: set[str], session: Session | None
+    ) -> None:
+        syncing = any(not touched.isdisjoint(edge.copied) for edge in self.incoming)
+
+        async def work(in_session: Session | None) -> None:
+            result = await self._write(
+                lambda: self.collection.update_one(
+                    {STORED_ID: document.id}, update, session=in_session
+                )
+            )
+            if result.matched_count == 0:
+                raise self.not_found({STORED_ID: document.id})
+            if syncing:
+                await sync_copies(self.registry, [document], touched, in_session)
+
+        if syncing:
+            await self.registry.atomic(work, session)
+        else:
+            await work(session)
 
     async def insert_many(self, documents: Iterable[D], session: Session | None) -> list[D]:
         """Insert new documents in one batch: all of them, or none (see :meth:`save`)."""
@@ -171,6 +210,9 @@ class Repository(Generic[D]):
             for document in batch:
                 await document.before_save()
         stored = [self.checked_form(document) for document in batch]
+        await check_references(
+            self.registry, self.outgoing, list(zip(batch, stored, strict=True)), session
+        )
 
         async def insert(in_session: Session | None) -> None:
             await self.collection.insert_many(stored, session=in_session)
@@ -196,18 +238,40 @@ class Repository(Generic[D]):
         await self.collection.delete_many({STORED_ID: {"$in": ids}}, session=session)
 
     async def delete(self, document: D, session: Session | None) -> None:
-        """Delete a stored document."""
+        """Delete a stored document and apply the rules of the relations that refer to it."""
         if "before_delete" in self.hooks:
             await document.before_delete()
-        result = await self.collection.delete_one({STORED_ID: document.id}, session=session)
-        if result.deleted_count == 0:
-            raise self.not_found({STORED_ID: document.id})
+        if self.incoming:
+            await self._cascade({STORED_ID: document.id}, session, required=True)
+        else:
+            result = await self.collection.delete_one({STORED_ID: document.id}, session=session)
+            if result.deleted_count == 0:
+                raise self.not_found({STORED_ID: document.id})
         self._remember(document, None)
         if "after_delete" in self.hooks:
             await document.after_delete()
 
+    async def _cascade(
+        self, filter: Mapping[str, Any], session: Session | None, *, required: bool = False
+    ) -> int:
+        async def work(in_session: Session | None) -> int:
+            ids = await find_ids(self.collection, filter, in_session)
+            if not ids:
+                if required:
+                    raise self.not_found(filter)
+                return 0
+            plan = await plan_delete(self.registry, {self.document: ids}, in_session)
+            return await plan.execute(in_session)
+
+        return await self.registry.atomic(work, session)
+
     async def delete_many(self, filter: Mapping[str, Any], session: Session | None) -> int:
-        """Delete every document matching a compiled filter; the number deleted."""
+        """Delete every document matching a compiled filter, cascades included.
+
+        Returns how many matching documents were deleted. Their hooks are not called.
+        """
+        if self.incoming:
+            return await self._cascade(filter, session)
         result = await self.collection.delete_many(filter, session=session)
         return result.deleted_count
 
@@ -217,12 +281,45 @@ class Repository(Generic[D]):
         """Apply a compiled update to every document matching a compiled filter.
 
         This is the raw bulk path: the caller validates the update's values against the fields
-        before calling it. Returns the number of documents modified.
+        before calling it. References it writes are checked; copies of the updated documents
+        held elsewhere, and copies the update writes here, are rewritten from their sources.
+        Returns the number of documents modified.
         """
-        result = await self._write(
-            lambda: self.collection.update_many(filter, update, session=session)
+        touched = {path.split(".", 1)[0] for changes in update.values() for path in changes}
+        references = [edge for edge in self.outgoing if edge.field.stored in touched]
+        await check_ids(
+            self.registry, {edge: update_references(edge, update) for edge in references}, session
         )
-        return result.modified_count
+        syncing = any(not touched.isdisjoint(edge.copied) for edge in self.incoming)
+        copies = [edge for edge in references if edge.card is not None]
+
+        async def work(in_session: Session | None) -> int:
+            target: Mapping[str, Any] = filter
+            ids: list[Any] = []
+            if syncing:  # the ids first: the update may change what the filter matches
+                ids = await find_ids(self.collection, filter, in_session)
+                target = {STORED_ID: {"$in": ids}}
+            result = await self._write(
+                lambda: self.collection.update_many(target, update, session=in_session)
+            )
+            if syncing and ids:
+                updated = await self.load_many(ids, in_session)
+                await sync_copies(self.registry, updated, touched, in_session)
+            for edge in copies:  # copies written by value: make them equal to their sources
+                parents = await self.registry.repository(edge.parent).load_many(
+                    update_references(edge, update), in_session
+                )
+                await sync_copies(self.registry, parents, set(edge.copied), in_session)
+            return result.modified_count
+
+        if syncing or copies:
+            return await self.registry.atomic(work, session)
+        return await work(session)
+
+    async def load_many(self, ids: Iterable[Any], session: Session | None) -> list[D]:
+        """The stored documents with these ids, in any order (missing ones left out)."""
+        found = await find_by_ids(self.collection, list(dict.fromkeys(ids)), session)
+        return [self.load(raw) for raw in found]
 
     async def reload(self, document: D, session: Session | None) -> None:
         """Replace the instance's values with the stored ones."""

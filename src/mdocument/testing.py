@@ -79,6 +79,54 @@ class CommandRecorder(monitoring.CommandListener):
         return len(self.events)
 
 
+class FailPoint:
+    """Make the server fail chosen commands (``configureFailPoint`` ``failCommand``).
+
+    Needs a server started with test commands (the embedded test servers are, ``mongod`` needs
+    ``--setParameter enableTestCommands=1``)::
+
+        async with FailPoint(client, ["delete", "update"], skip=2):
+            ...  # the third delete or update fails with code 2 (BadValue)
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        commands: list[str],
+        *,
+        skip: int = 0,
+        times: int = 1,
+        code: int = 2,
+    ) -> None:
+        self.client = client
+        self.mode: dict[str, int] = {"skip": skip, "times": times}
+        self.data = {"failCommands": commands, "errorCode": code}
+
+    async def _configure(self, mode: Any) -> None:
+        command: dict[str, Any] = {"configureFailPoint": "failCommand", "mode": mode}
+        if mode != "off":
+            command["data"] = self.data
+        await self.client.admin.command(command)
+
+    async def __aenter__(self) -> FailPoint:
+        await self._configure(self.mode)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._configure("off")
+
+    @staticmethod
+    async def available(client: Any) -> bool:
+        """Whether the server accepts ``configureFailPoint``."""
+        from pymongo.errors import OperationFailure
+
+        try:
+            await client.admin.command({"configureFailPoint": "failCommand", "mode": "off"})
+        except OperationFailure:
+            return False
+        return True
+
+
 def new_database_name() -> str:
     """A database name no other test uses."""
     return f"mdocument_test_{uuid.uuid4().hex[:16]}"
