@@ -219,8 +219,8 @@ class _Planner:
             more = f" and {count - len(sample)} more" if count > len(sample) else ""
             raise DeleteRestricted(
                 f"cannot delete {edge.parent.__name__} {', '.join(map(str, ids[:3]))}: "
-                f"{count} {edge.child.__name__} still refer to it through {edge.label} "
-                f"(on_delete=RESTRICT): {shown}{more}",
+                f"{count} {edge.child.__name__} {'refers' if count == 1 else 'refer'} to it "
+                f"through {edge.label} (on_delete=RESTRICT): {shown}{more}",
                 document=edge.parent,
                 field=edge.field.name,
                 blocking=edge.child,

@@ -1,12 +1,920 @@
-"""Field expressions: ``Post.title == "x"`` builds a filter (see issue 5 for the full DSL)."""
+"""Field expressions: the typed query language built from document classes.
+
+On a document class, a field name gives the field's expression (``Post.title``); comparing it
+builds a condition that compiles to a MongoDB filter on the field's stored name::
+
+    Post.find((Post.views > 10) & (Post.author.name == "Ada"))
+    # {"views": {"$gt": 10}, "author.name": "Ada"}
+
+Type checkers see ``Post.views`` as the field's declared type (``int``), so they check the
+compared value, and ``Post.views > 10`` types as ``bool``, which every query API accepts. The
+functions here (:func:`and_`, :func:`in_`, :func:`asc`...) are the forms type checkers accept
+where an operator on the declared type would not type-check.
+
+A value compared with a field is always a value: it is validated against the field's type
+(leniently: ``"10"`` becomes ``10`` for an ``int`` field) and encoded the way documents encode
+it, and a dict is matched literally (``{"$eq": {...}}``), never read as query operators. A value
+that does not fit raises :class:`~mdocument.WrongValueType` naming the document and the field.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import datetime
+import re
+import types
+import uuid
+from collections.abc import Collection, Iterable, Mapping
+from typing import (
+    TYPE_CHECKING,
+    Annotated,
+    Any,
+    Literal,
+    NoReturn,
+    TypeGuard,
+    Union,
+    cast,
+    get_args,
+    get_origin,
+)
 
-__all__ = ["field_expression"]
+import annotated_types
+import bson
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from mdocument.annotations import model_type, shape_of
+from mdocument.codec import encode_value
+from mdocument.exceptions import UnknownModelField, WrongValueType
+from mdocument.fields import FieldSpec, field_spec
+from mdocument.mapping import resolve_path
+from mdocument.masking import SENSITIVE_PLACEHOLDER
+from mdocument.types import ObjectId
+
+if TYPE_CHECKING:
+    from pydantic.fields import FieldInfo
+
+    from mdocument.mapping import DocumentMapping
+
+__all__ = [
+    "Expression",
+    "FieldPath",
+    "PathSpec",
+    "Raw",
+    "SortKey",
+    "and_",
+    "asc",
+    "contains",
+    "desc",
+    "exists",
+    "field_expression",
+    "in_",
+    "literal",
+    "not_",
+    "not_in",
+    "or_",
+    "path_of",
+    "raw",
+    "regex",
+    "spec_of",
+]
+
+# Path segments that address list elements: an index, or an update's positional operators.
+_ELEMENT = re.compile(r"^(\d+|\$|\$\[\]|\$\[[A-Za-z][A-Za-z0-9]*\])$")
+_LIST_ORIGINS: tuple[Any, ...] = (list, tuple, set, frozenset, Collection, Iterable)
+_UNION_ORIGINS: tuple[Any, ...] = (Union, types.UnionType)
+_ANY_TYPES: tuple[Any, ...] = (Any, object)
+_MAPPING_ORIGINS: tuple[Any, ...] = (dict, Mapping)
+_REGEX_OPTIONS = frozenset("imsxu")
+_NOT_A_LIST = object()
+
+# Cache of the root field expressions, kept on each document class (dunder names are never
+# fields, and the cache lives and dies with the class).
+_CACHE = "__mdocument_fields__"
 
 
-def field_expression(document: type[Any], name: str) -> Any:
+# -- field paths ---------------------------------------------------------------------------------
+
+
+def _validation_type(info: FieldInfo) -> Any:
+    """The annotation that query values of a field are validated against.
+
+    Constraints (``gt=0``, ``max_length=3``, ``strict=True``...) are left out: a query may compare
+    a field with any value of its type (``views > -1``), and values from query strings arrive as
+    text. Type-defining metadata (``ObjectId``'s validator, custom validators) is kept.
+    """
+    kept = [
+        item
+        for item in info.metadata
+        if not isinstance(item, (annotated_types.BaseMetadata, FieldSpec))
+    ]
+    if not kept:
+        return info.annotation
+    annotated: Any = Annotated
+    return annotated[tuple([info.annotation, *kept])]
+
+
+def _item_of(annotation: Any) -> Any:
+    """The element annotation of a list annotation, metadata kept; ``_NOT_A_LIST`` otherwise."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _item_of(get_args(annotation)[0])
+    if origin in _UNION_ORIGINS:
+        for arg in get_args(annotation):
+            item = _NOT_A_LIST if arg is type(None) else _item_of(arg)
+            if item is not _NOT_A_LIST:
+                return item
+        return _NOT_A_LIST
+    if annotation in _LIST_ORIGINS:
+        return Any
+    if origin in _LIST_ORIGINS:
+        args = [arg for arg in get_args(annotation) if arg is not Ellipsis]
+        return args[0] if args else Any
+    return _NOT_A_LIST
+
+
+# Types whose values pydantic validates into themselves, and the driver encodes as they are.
+_SCALARS: frozenset[Any] = frozenset(
+    {str, int, float, bool, bytes, bson.ObjectId, datetime.datetime, uuid.UUID, type(None)}
+)
+
+
+def _exact_type(annotation: Any) -> Any:
+    """The class whose instances need no validation for this annotation, or ``None``."""
+    if annotation in _SCALARS:
+        return annotation
+    if annotation == ObjectId:  # the validator only converts strings
+        return bson.ObjectId
+    return None
+
+
+def _untyped(value: object) -> object:
+    """``value`` as an ``object``: arguments that untyped callers may get wrong are checked."""
+    return value
+
+
+def _mapping_values(annotation: Any) -> Any:
+    """The value annotation of a ``dict`` (or ``Any``) annotation; ``_NOT_A_LIST`` otherwise."""
+    if annotation in _ANY_TYPES or annotation in _MAPPING_ORIGINS:
+        return Any
+    if get_origin(annotation) in _MAPPING_ORIGINS:
+        args = get_args(annotation)
+        return args[1] if len(args) == 2 else Any
+    return _NOT_A_LIST
+
+
+def _type_name(annotation: Any) -> str:
+    while get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    if isinstance(annotation, type) and not get_args(annotation):
+        return annotation.__name__
+    return repr(annotation).replace("typing.", "").replace("bson.objectid.", "")
+
+
+def _shown(value: Any, sensitive: bool) -> str:
+    if sensitive:
+        return SENSITIVE_PLACEHOLDER
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:77]}..."
+
+
+class PathSpec:
+    """What mdocument knows about one field path of a document: names, type and validation.
+
+    Built once per path and cached; the type adapters that validate values are built on first
+    use. ``FieldPath`` (what ``Post.title`` is at runtime) wraps one.
+    """
+
+    __slots__ = (
+        "_adapter",
+        "_children",
+        "_exact",
+        "_item_adapter",
+        "_item_exact",
+        "annotation",
+        "document",
+        "free",
+        "item",
+        "many",
+        "multi",
+        "name",
+        "nested",
+        "optional",
+        "removable",
+        "sensitive",
+        "stored",
+    )
+
+    document: type[BaseModel]
+    """The document class the path starts from."""
+    name: str
+    """The dotted path of Python field names (``"author.name"``, ``"tags.0"``)."""
+    stored: str
+    """The dotted path of stored names (``"_id"``, aliases)."""
+    annotation: Any
+    """The type values of the path are validated against (without constraints)."""
+    item: Any
+    """The type of one element when the path holds a list, else ``annotation``."""
+    many: bool
+    """Whether the path holds a list."""
+    multi: bool
+    """Whether a document may hold several values at this path (it is or is inside a list)."""
+    optional: bool
+    """Whether ``None`` is a valid value."""
+    removable: bool
+    """Whether the value may be missing from a stored document (``$unset``)."""
+    nested: type[BaseModel] | None
+    """The pydantic model of the values (or of the elements), if any."""
+    sensitive: bool
+    """Whether the path is in a sensitive field: its values are masked in messages."""
+    free: bool
+    """Whether the path is below a ``dict`` or ``Any`` value, where names and values are free."""
+
+    def __init__(
+        self,
+        document: type[BaseModel],
+        name: str,
+        stored: str,
+        annotation: Any,
+        *,
+        sensitive: bool,
+        removable: bool,
+        multi: bool = False,
+        free: bool = False,
+    ) -> None:
+        self.document = document
+        self.name = name
+        self.stored = stored
+        self.annotation = annotation
+        self.sensitive = sensitive
+        self.removable = removable
+        shape = shape_of(annotation)
+        self.free = free or (shape.item in _ANY_TYPES and not shape.many)
+        self.many = shape.many
+        self.multi = multi or shape.many
+        self.optional = shape.optional or self.free
+        self.nested = model_type(annotation)
+        item = _item_of(annotation) if shape.many else annotation
+        self.item = annotation if item is _NOT_A_LIST else item
+        self._adapter: TypeAdapter[Any] | None = None
+        self._item_adapter: TypeAdapter[Any] | None = None
+        self._children: dict[str, PathSpec] = {}
+        self._exact = _exact_type(annotation)
+        self._item_exact = _exact_type(self.item) if shape.many else self._exact
+
+    @property
+    def label(self) -> str:
+        """``Post.author.name``: how messages name the path."""
+        return f"{self.document.__name__}.{self.name}"
+
+    def child(self, segment: str) -> PathSpec:
+        """The path one level down: a field of the nested model, or a list element."""
+        found = self._children.get(segment)
+        if found is None:
+            found = self._children[segment] = self._make_child(segment)
+        return found
+
+    def _make_child(self, segment: str) -> PathSpec:
+        name, stored = f"{self.name}.{segment}", f"{self.stored}.{segment}"
+        if self.free:
+            return PathSpec(
+                self.document, name, stored, Any, sensitive=self.sensitive, removable=True,
+                multi=self.multi, free=True,
+            )  # fmt: skip
+        if _ELEMENT.match(segment):
+            if not self.many:
+                raise UnknownModelField(
+                    f"{self.label} is not a list: {segment!r} in {name!r} addresses an element",
+                    document=self.document,
+                    field=name,
+                )
+            item = shape_of(self.item)
+            return PathSpec(
+                self.document, name, stored, self.item, sensitive=self.sensitive,
+                removable=item.optional, multi=True,
+            )  # fmt: skip
+        model = self.nested
+        values = _mapping_values(shape_of(self.item).item)
+        if model is None and values is not _NOT_A_LIST:
+            return PathSpec(
+                self.document, name, stored, values, sensitive=self.sensitive, removable=True,
+                multi=self.multi,
+            )  # fmt: skip
+        if model is None:
+            raise UnknownModelField(
+                f"{self.label} holds {_type_name(self.item)} values, which have no field "
+                f"{segment!r}",
+                document=self.document,
+                field=name,
+            )
+        try:
+            stored_segment = resolve_path(model, name, [segment])[0]
+        except UnknownModelField as error:
+            raise UnknownModelField(
+                f"{self.document.__name__} has no field {name!r}: {error}",
+                document=self.document,
+                field=name,
+            ) from None
+        fields = model.__pydantic_fields__
+        info = fields.get(segment)
+        if info is None:  # named by its alias
+            segment, info = next(
+                (key, field)
+                for key, field in fields.items()
+                if (field.serialization_alias or field.alias or key) == stored_segment
+            )
+            name = f"{self.name}.{segment}"
+        return PathSpec(
+            self.document,
+            name,
+            f"{self.stored}.{stored_segment}",
+            _validation_type(info),
+            sensitive=self.sensitive or field_spec(info).sensitive,
+            removable=not info.is_required(),
+            multi=self.multi,
+        )
+
+    def _adapter_for(self, item: bool) -> TypeAdapter[Any]:
+        if item and self.many:
+            adapter = self._item_adapter
+            if adapter is None:
+                adapter = self._item_adapter = TypeAdapter(self.item)
+        else:
+            adapter = self._adapter
+            if adapter is None:
+                adapter = self._adapter = TypeAdapter(self.annotation)
+        return adapter
+
+    def validate(self, value: Any, *, item: bool = False) -> Any:
+        """``value`` validated against the path's type (its element type, with ``item``).
+
+        Raises :class:`~mdocument.WrongValueType` naming the document and the field, with the
+        value masked when the field is sensitive.
+        """
+        if self.free:
+            return value
+        try:
+            return self._adapter_for(item).validate_python(value)
+        except ValidationError as exc:
+            raise self.wrong_value(value, exc, item=item) from None
+
+    def check(self, value: Any, *, item: bool = False) -> Any:
+        """The stored form of ``value``, validated as :meth:`validate` does."""
+        if type(value) is (self._item_exact if item else self._exact):
+            return value  # already the field's type: validation would return it as it is
+        return encode_value(self.validate(value, item=item))
+
+    def wrong_value(
+        self, value: Any, error: ValidationError | str, *, item: bool = False
+    ) -> WrongValueType:
+        """The error for a value that does not fit the path (masked if sensitive)."""
+        if isinstance(error, ValidationError):
+            first = error.errors(include_url=False, include_input=False)[0]
+            where = ".".join(str(part) for part in first["loc"])
+            detail = first["msg"] + (f" (at {where})" if where else "")
+        else:
+            detail = error
+        expected = _type_name(self.item if item and self.many else self.annotation)
+        return WrongValueType(
+            f"{self.label}: {_shown(value, self.sensitive)} does not fit the field "
+            f"({expected}): {detail}",
+            document=self.document,
+            field=self.name,
+        )
+
+    def __repr__(self) -> str:
+        return f"<PathSpec {self.label} -> {self.stored!r}>"
+
+
+def _root_spec(document: type[BaseModel], name: str) -> PathSpec:
+    mapping: DocumentMapping | None = document.__dict__.get("__mdocument_mapping__")
+    if mapping is None:
+        raise AttributeError(f"{document.__name__} is not a document class with fields")
+    field = mapping.fields.get(name) or mapping.by_stored.get(name)
+    if field is None:
+        mapping.stored_path(name)  # raises UnknownModelField, with a hint
+        raise AssertionError(name)  # pragma: no cover
+    return PathSpec(
+        document,
+        field.name,
+        field.stored,
+        _validation_type(field.info),
+        sensitive=field.spec.sensitive,
+        removable=not field.info.is_required(),
+    )
+
+
+def path_of(document: type[BaseModel], path: str) -> PathSpec:
+    """The :class:`PathSpec` of a dotted path of field (or stored) names in a document."""
+    first, *rest = path.split(".")
+    spec = spec_of(field_expression(document, first))
+    for segment in rest:
+        spec = spec.child(segment)
+    return spec
+
+
+def field_expression(document: type[Any], name: str) -> FieldPath:
     """The query expression of a document field, as returned by ``Document.<field>``."""
-    raise AttributeError(f"field expressions on {document.__name__}.{name} are not built yet")
+    cache: dict[str, FieldPath] | None = document.__dict__.get(_CACHE)
+    if cache is None:
+        cache = {}
+        setattr(document, _CACHE, cache)
+    field = cache.get(name)
+    if field is None:
+        field = cache[name] = FieldPath(_root_spec(document, name))
+    return field
+
+
+def spec_of(field: object) -> PathSpec:
+    """The :class:`PathSpec` behind a field expression; a clear error for anything else."""
+    if isinstance(field, FieldPath):
+        return field.__mdocument_path__
+    raise TypeError(
+        f"expected a field of a document class (like Post.title), not {_shown(field, False)}; "
+        "a value read from an instance (post.title) is not a field"
+    )
+
+
+def literal(value: Any) -> Any:
+    """A stored value as an equality operand: documents and patterns wrapped in ``$eq``.
+
+    ``{"title": {"$ne": None}}`` would be read as an operator and ``{"title": re.compile(...)}``
+    as a pattern; ``{"title": {"$eq": ...}}`` matches them literally.
+    """
+    if type(value) in _SCALARS:
+        return value
+    if isinstance(value, (Mapping, re.Pattern, bson.Regex)):
+        wrapped: dict[str, Any] = {"$eq": value}
+        return wrapped
+    return value
+
+
+class FieldPath:
+    """A field (or a path into a nested model) of a document class: ``Post.author.name``.
+
+    Comparisons build :class:`Expression` conditions, ``-Post.created`` a descending
+    :class:`SortKey`, attribute access a path into a nested model (or a list of them) and
+    indexing a list element (``Post.tags[0]``) or a field by name (``Post.author["exists"]``,
+    for names the methods below take).
+    """
+
+    __slots__ = ("__mdocument_path__",)
+
+    __hash__ = None  # type: ignore[assignment]  # == builds a condition, not a comparison
+
+    def __init__(self, spec: PathSpec) -> None:
+        self.__mdocument_path__ = spec
+
+    # -- paths --------------------------------------------------------------------------------
+
+    def __getattr__(self, name: str) -> FieldPath:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return FieldPath(self.__mdocument_path__.child(name))
+
+    def __getitem__(self, key: int | str) -> FieldPath:
+        if isinstance(key, int) and key < 0:
+            raise IndexError(f"{self.__mdocument_path__.label}: list paths take indexes >= 0")
+        return FieldPath(self.__mdocument_path__.child(str(key)))
+
+    # -- conditions ----------------------------------------------------------------------------
+
+    def _compare(self, operator: str, value: Any) -> Expression:
+        spec = self.__mdocument_path__
+        if isinstance(value, FieldPath):
+            raise TypeError(
+                f"{spec.label} is compared with another field ({value!r}); comparing two "
+                'fields needs an aggregation expression: raw({"$expr": ...})'
+            )
+        if value is None and operator in ("$eq", "$ne"):
+            encoded = None  # matches a null or missing value, whatever the type
+        else:
+            encoded = spec.check(value, item=not isinstance(value, (list, tuple, set, frozenset)))
+        operand = literal(encoded) if operator == "$eq" else {operator: encoded}
+        return _Condition(spec.document, spec.stored, operand, spec.sensitive)
+
+    def __eq__(self, value: object) -> Expression:  # type: ignore[override]
+        return self._compare("$eq", value)
+
+    def __ne__(self, value: object) -> Expression:  # type: ignore[override]
+        return self._compare("$ne", value)
+
+    def __lt__(self, value: object) -> Expression:
+        return self._compare("$lt", value)
+
+    def __le__(self, value: object) -> Expression:
+        return self._compare("$lte", value)
+
+    def __gt__(self, value: object) -> Expression:
+        return self._compare("$gt", value)
+
+    def __ge__(self, value: object) -> Expression:
+        return self._compare("$gte", value)
+
+    def contains(self, value: object) -> Expression:
+        """The list field holds ``value`` (an element equal to it)."""
+        spec = self.__mdocument_path__
+        if not (spec.many or spec.free):
+            hint = " (for text: regex(field, re.escape(text)))" if spec.item is str else ""
+            raise TypeError(f"{spec.label} is not a list: contains() tests list elements{hint}")
+        encoded = None if value is None else spec.check(value, item=True)
+        return _Condition(spec.document, spec.stored, literal(encoded), spec.sensitive)
+
+    def in_(self, values: Iterable[object]) -> Expression:
+        """The field's value (an element, for a list) is one of ``values``."""
+        return self._membership("$in", values)
+
+    def not_in(self, values: Iterable[object]) -> Expression:
+        """The field's value (every element, for a list) is none of ``values``."""
+        return self._membership("$nin", values)
+
+    def _membership(self, operator: str, values: Iterable[object]) -> Expression:
+        spec = self.__mdocument_path__
+        given = _untyped(values)  # a str is iterable too, and a common mistake here
+        if isinstance(given, (str, bytes, Mapping)) or not isinstance(given, Iterable):
+            raise TypeError(
+                f"{spec.label}: {operator[1:]}() takes a list of values, "
+                f"not {type(values).__name__}"
+            )
+        encoded = [None if value is None else spec.check(value, item=True) for value in values]
+        return _Condition(spec.document, spec.stored, {operator: encoded}, spec.sensitive)
+
+    def exists(self, present: bool = True) -> Expression:
+        """The field is present in the stored document (``present=False``: missing)."""
+        spec = self.__mdocument_path__
+        given = _untyped(present)
+        if not isinstance(given, bool):
+            raise TypeError(f"{spec.label}: exists() takes True or False, not {given!r}")
+        return _Condition(spec.document, spec.stored, {"$exists": present}, False)
+
+    def regex(self, pattern: str | re.Pattern[str], options: str = "") -> Expression:
+        """The text field matches a regular expression (``options``: ``i``, ``m``, ``s``, ``x``).
+
+        ``pattern`` is a regular expression: escape text from users with ``re.escape``.
+        """
+        spec = self.__mdocument_path__
+        if isinstance(pattern, re.Pattern):
+            flags = {re.IGNORECASE: "i", re.MULTILINE: "m", re.DOTALL: "s", re.VERBOSE: "x"}
+            options += "".join(letter for flag, letter in flags.items() if pattern.flags & flag)
+            pattern = pattern.pattern
+        given = _untyped(pattern)
+        if not isinstance(given, str):
+            raise spec.wrong_value(given, "regex() takes a pattern as a str")
+        if not set(options) <= _REGEX_OPTIONS:
+            raise ValueError(f"{spec.label}: regex options are among 'imsx', not {options!r}")
+        if not (spec.free or _is_text(spec.item)):
+            raise TypeError(f"{spec.label} holds {_type_name(spec.item)} values, not text")
+        operand = {"$regex": pattern, "$options": options} if options else {"$regex": pattern}
+        return _Condition(spec.document, spec.stored, operand, spec.sensitive)
+
+    # -- sort keys -----------------------------------------------------------------------------
+
+    def asc(self) -> SortKey:
+        """Sort by this field, ascending."""
+        return SortKey(self.__mdocument_path__, 1)
+
+    def desc(self) -> SortKey:
+        """Sort by this field, descending."""
+        return SortKey(self.__mdocument_path__, -1)
+
+    def __pos__(self) -> SortKey:
+        return SortKey(self.__mdocument_path__, 1)
+
+    def __neg__(self) -> SortKey:
+        return SortKey(self.__mdocument_path__, -1)
+
+    # -- misuse ----------------------------------------------------------------------------------
+
+    def __bool__(self) -> NoReturn:
+        raise TypeError(
+            f"{self!r} is a field of the class, not a value: compare it to build a condition "
+            "(Post.views > 3), or read the value from an instance (post.views)"
+        )
+
+    def __iter__(self) -> NoReturn:
+        raise TypeError(f"{self!r} is a field, not a list: use contains({self!r}, value)")
+
+    def __contains__(self, value: object) -> NoReturn:
+        raise TypeError(f"`in` cannot build a condition: use contains({self!r}, value)")
+
+    def _precedence(self, other: object) -> NoReturn:
+        raise TypeError(
+            f"{self!r} is combined with & or | before being compared: & | ~ bind tighter than "
+            "comparisons, so put each condition in parentheses: (Post.views > 3) & (...)"
+        )
+
+    __and__ = __rand__ = __or__ = __ror__ = _precedence
+
+    def __repr__(self) -> str:
+        return self.__mdocument_path__.label
+
+
+def _is_text(annotation: Any) -> bool:
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _is_text(get_args(annotation)[0])
+    if origin in _UNION_ORIGINS:
+        return any(_is_text(arg) for arg in get_args(annotation) if arg is not type(None))
+    if origin is Literal:
+        return all(isinstance(arg, str) for arg in get_args(annotation))
+    return annotation in _ANY_TYPES or (
+        isinstance(annotation, type) and issubclass(annotation, str)
+    )
+
+
+# -- conditions ----------------------------------------------------------------------------------
+
+
+def _common_document(
+    first: type[BaseModel] | None, second: type[BaseModel] | None
+) -> type[BaseModel] | None:
+    """The document two conditions can both query (the subclass), or a clear error."""
+    if first is None or second is None:
+        return first or second
+    if issubclass(first, second):
+        return first
+    if issubclass(second, first):
+        return second
+    raise TypeError(
+        f"a condition on {first.__name__} cannot be combined with one on {second.__name__}"
+    )
+
+
+def _condition(value: object, where: str) -> Expression:
+    if isinstance(value, Expression):
+        return value
+    if isinstance(value, bool):
+        raise TypeError(
+            f"{where} got a bool ({value}), not a condition: conditions are built from the "
+            "class (Post.views > 3), not from an instance (post.views > 3)"
+        )
+    raise TypeError(f"{where} takes conditions like Post.views > 3, not {type(value).__name__}")
+
+
+class Expression:
+    """A condition on a document class, compiled to a MongoDB filter by :meth:`to_filter`.
+
+    Combine conditions with ``&``, ``|`` and ``~`` (or :func:`and_`, :func:`or_`,
+    :func:`not_`); pass them to ``find``, ``one``, ``many``, ``count``.
+    """
+
+    __slots__ = ("document",)
+
+    document: type[BaseModel] | None
+    """The document class the condition is on (``None``: any, for :func:`raw` filters)."""
+
+    def to_filter(self) -> dict[str, Any]:
+        """The MongoDB filter of the condition, with stored names and encoded values."""
+        raise NotImplementedError
+
+    def shown(self) -> dict[str, Any]:
+        """:meth:`to_filter` with the values of sensitive fields masked, for messages."""
+        return self.to_filter()
+
+    def __and__(self, other: Expression | bool) -> Expression:
+        return _And.of((self, _condition(other, "&")))
+
+    def __or__(self, other: Expression | bool) -> Expression:
+        return _Or.of((self, _condition(other, "|")))
+
+    def __invert__(self) -> Expression:
+        return _Not(self)
+
+    def __bool__(self) -> NoReturn:
+        raise TypeError(
+            f"{self!r} is a query condition, not a bool: combine conditions with & | ~ (or "
+            "and_(), or_(), not_()), never `and`/`or`/`not` or chained comparisons, and pass "
+            "them to a query (find, one, many, count)"
+        )
+
+    def __repr__(self) -> str:
+        return f"<Expression {self.shown()!r}>"
+
+
+class _Condition(Expression):
+    __slots__ = ("_key", "_operand", "_sensitive")
+
+    def __init__(self, document: type[BaseModel], key: str, operand: Any, sensitive: bool) -> None:
+        self.document = document
+        self._key = key
+        self._operand = operand
+        self._sensitive = sensitive
+
+    def to_filter(self) -> dict[str, Any]:
+        return {self._key: self._operand}
+
+    def shown(self) -> dict[str, Any]:
+        if not self._sensitive:
+            return {self._key: self._operand}
+        operand: Any = self._operand
+        if isinstance(operand, dict):
+            # Operators stay visible, their operands are masked: {"$in": "***"}.
+            operators = cast("dict[str, Any]", operand)
+            return {self._key: dict.fromkeys(operators, SENSITIVE_PLACEHOLDER)}
+        return {self._key: SENSITIVE_PLACEHOLDER}
+
+
+def _is_operators(value: Any) -> TypeGuard[dict[str, Any]]:
+    """Whether a filter value is a dict of operators (``{"$gt": 1}``), not a document."""
+    return isinstance(value, dict) and all(key[0] == "$" for key in cast("dict[str, Any]", value))
+
+
+def _merge(parts: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
+    """One filter for all ``parts``, or ``None`` when their keys collide.
+
+    Operators on one field merge: ``{"views": {"$gt": 1}}`` and ``{"views": {"$lt": 5}}`` make
+    ``{"views": {"$gt": 1, "$lt": 5}}``.
+    """
+    merged: dict[str, Any] = {}
+    for part in parts:
+        for key, value in part.items():
+            if key not in merged:
+                merged[key] = value
+                continue
+            current = merged[key]
+            if not (
+                key[0] != "$"
+                and _is_operators(current)
+                and _is_operators(value)
+                and current.keys().isdisjoint(value)
+            ):
+                return None
+            merged[key] = {**current, **value}
+    return merged
+
+
+class _And(Expression):
+    __slots__ = ("_parts",)
+
+    def __init__(self, parts: tuple[Expression, ...], document: type[BaseModel] | None) -> None:
+        self.document = document
+        self._parts = parts
+
+    @classmethod
+    def of(cls, parts: Iterable[Expression]) -> Expression:
+        flat: list[Expression] = []
+        document: type[BaseModel] | None = None
+        for part in parts:
+            document = _common_document(document, part.document)
+            flat.extend(part._parts if isinstance(part, _And) else (part,))
+        return flat[0] if len(flat) == 1 else cls(tuple(flat), document)
+
+    def _combine(self, parts: list[dict[str, Any]]) -> dict[str, Any]:
+        merged = _merge(parts)
+        return merged if merged is not None else {"$and": parts}
+
+    def to_filter(self) -> dict[str, Any]:
+        return self._combine([part.to_filter() for part in self._parts])
+
+    def shown(self) -> dict[str, Any]:
+        return self._combine([part.shown() for part in self._parts])
+
+
+class _Or(Expression):
+    __slots__ = ("_parts",)
+
+    def __init__(self, parts: tuple[Expression, ...], document: type[BaseModel] | None) -> None:
+        self.document = document
+        self._parts = parts
+
+    @classmethod
+    def of(cls, parts: Iterable[Expression]) -> Expression:
+        flat: list[Expression] = []
+        document: type[BaseModel] | None = None
+        for part in parts:
+            document = _common_document(document, part.document)
+            flat.extend(part._parts if isinstance(part, _Or) else (part,))
+        return flat[0] if len(flat) == 1 else cls(tuple(flat), document)
+
+    def to_filter(self) -> dict[str, Any]:
+        if not self._parts:
+            return {"$nor": [{}]}  # no alternative: matches nothing
+        return {"$or": [part.to_filter() for part in self._parts]}
+
+    def shown(self) -> dict[str, Any]:
+        if not self._parts:
+            return {"$nor": [{}]}
+        return {"$or": [part.shown() for part in self._parts]}
+
+
+class _Not(Expression):
+    __slots__ = ("_inner",)
+
+    def __init__(self, inner: Expression) -> None:
+        self.document = inner.document
+        self._inner = inner
+
+    def __invert__(self) -> Expression:
+        return self._inner
+
+    # $not applies to one field's operators only; $nor negates any filter.
+    def to_filter(self) -> dict[str, Any]:
+        return {"$nor": [self._inner.to_filter()]}
+
+    def shown(self) -> dict[str, Any]:
+        return {"$nor": [self._inner.shown()]}
+
+
+class Raw(Expression):
+    """A filter sent exactly as written: no name translation, checks or value encoding."""
+
+    __slots__ = ("_filter",)
+
+    def __init__(self, filter: Mapping[str, Any]) -> None:
+        given = _untyped(filter)
+        if not isinstance(given, Mapping):
+            raise TypeError(f"raw() takes a dict in MongoDB syntax, not {type(given).__name__}")
+        self.document = None
+        self._filter = dict(filter)
+
+    def to_filter(self) -> dict[str, Any]:
+        """The filter (or update) as given."""
+        return dict(self._filter)
+
+
+class SortKey:
+    """A sort key: a field and a direction (``1`` ascending, ``-1`` descending)."""
+
+    __slots__ = ("direction", "field")
+
+    field: PathSpec
+    direction: int
+
+    def __init__(self, field: PathSpec, direction: int) -> None:
+        self.field = field
+        self.direction = direction
+
+    def __neg__(self) -> SortKey:
+        return SortKey(self.field, -self.direction)
+
+    def __repr__(self) -> str:
+        return f"{'asc' if self.direction == 1 else 'desc'}({self.field.label})"
+
+
+# -- the typed forms -----------------------------------------------------------------------------
+
+
+def and_(*conditions: Expression | bool) -> Expression:
+    """All of the conditions hold (``and_()``: every document)."""
+    return _And.of(_condition(condition, "and_()") for condition in conditions)
+
+
+def or_(*conditions: Expression | bool) -> Expression:
+    """At least one of the conditions holds (``or_()``: no document)."""
+    return _Or.of(_condition(condition, "or_()") for condition in conditions)
+
+
+def not_(condition: Expression | bool) -> Expression:
+    """The condition does not hold (``~condition`` at runtime; ``~`` on a bool types as int)."""
+    return ~_condition(condition, "not_()")
+
+
+def _as_field(field: object) -> FieldPath:
+    if isinstance(field, FieldPath):
+        return field
+    spec_of(field)  # raises the error that explains what a field is
+    raise AssertionError  # pragma: no cover
+
+
+def in_(field: object, values: Iterable[object]) -> Expression:
+    """The field's value (an element, for a list field) is one of ``values``."""
+    return _as_field(field).in_(values)
+
+
+def not_in(field: object, values: Iterable[object]) -> Expression:
+    """The field's value (every element, for a list field) is none of ``values``."""
+    return _as_field(field).not_in(values)
+
+
+def contains(field: Collection[Any] | None, value: object) -> Expression:
+    """The list field holds an element equal to ``value``: ``contains(Post.tag_ids, tag.id)``."""
+    return _as_field(field).contains(value)
+
+
+def exists(field: object, present: bool = True) -> Expression:
+    """The field is present in the stored document (``present=False``: it is missing)."""
+    return _as_field(field).exists(present)
+
+
+def regex(
+    field: str | Iterable[str] | None, pattern: str | re.Pattern[str], options: str = ""
+) -> Expression:
+    """The text field matches a regular expression; escape user text with ``re.escape``."""
+    return _as_field(field).regex(pattern, options)
+
+
+def asc(field: object) -> SortKey:
+    """Sort by ``field``, ascending: ``Post.find().sort(asc(Post.title))``."""
+    return SortKey(spec_of(field), 1)
+
+
+def desc(field: object) -> SortKey:
+    """Sort by ``field``, descending: ``Post.find().sort(desc(Post.created))``."""
+    return SortKey(spec_of(field), -1)
+
+
+def raw(filter: Mapping[str, Any]) -> Raw:
+    """The escape hatch: a filter (or an update) sent as written, unchecked.
+
+    Dict queries are checked against the document's fields; ``raw({...})`` is not, so it can
+    name fields the class does not declare. Never put request data in it.
+    """
+    return Raw(filter)

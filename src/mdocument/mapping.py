@@ -19,6 +19,7 @@ from mdocument.annotations import Shape, model_type, shape_of
 from mdocument.exceptions import RelationNotSet, UnknownModelField, WrongModelFieldType
 from mdocument.fields import FieldSpec, field_spec
 from mdocument.indexes import Index
+from mdocument.masking import sensitive_path
 
 if TYPE_CHECKING:
     from pydantic.fields import FieldInfo
@@ -182,9 +183,8 @@ class DocumentMapping:
         return self.by_stored.get(stored)
 
     def is_sensitive_path(self, stored_path: str) -> bool:
-        """Whether a stored path starts in a sensitive field."""
-        field = self.by_stored.get(stored_path.split(".", 1)[0])
-        return field is not None and field.spec.sensitive
+        """Whether a value at a stored path may show a sensitive value (nested ones included)."""
+        return sensitive_path(self.document, stored_path)
 
     def __repr__(self) -> str:
         return f"<DocumentMapping {self.document.__name__} -> {self.collection!r}>"

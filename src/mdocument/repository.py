@@ -21,7 +21,7 @@ from mdocument.codec import decode, encode
 from mdocument.exceptions import DuplicateError, NotFoundError, WrongValueType
 from mdocument.integrity import check_ids, check_references, update_references
 from mdocument.mapping import STORED_ID
-from mdocument.masking import SENSITIVE_PLACEHOLDER
+from mdocument.masking import SENSITIVE_PLACEHOLDER, mask_filter
 from mdocument.types import ObjectId
 
 if TYPE_CHECKING:
@@ -128,10 +128,7 @@ class Repository(Generic[D]):
 
     def not_found(self, query: Mapping[str, Any]) -> NotFoundError:
         """The class's ``NotFoundError`` for a compiled filter (sensitive values masked)."""
-        shown = {
-            key: SENSITIVE_PLACEHOLDER if self.mapping.is_sensitive_path(key) else value
-            for key, value in query.items()
-        }
+        shown = mask_filter(query, self.document)
         return self.document.NotFoundError(
             f"no {self.document.__name__} matches {shown!r}", document=self.document, query=shown
         )

@@ -1,0 +1,181 @@
+"""Turning workers' measurements into the results table, and cProfile stats into a summary."""
+
+from __future__ import annotations
+
+import io
+import pstats
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# What each task times, as the table's notes show it. "doc" tasks report per document.
+TASK_INFO: dict[str, tuple[str, str, str]] = {
+    # task: (group, unit, what the "do task" phase does)
+    "insert_many": ("core", "doc", "build N small objects + one bulk insert"),
+    "insert_one": ("core", "op", "build + insert one small object, N times (spec: creation)"),
+    "fetch_all": ("core", "doc", "load all N small documents into objects"),
+    "get_by_id": ("core", "op", "get a small document by _id, N times (spec: find by filter)"),
+    "update_field": ("core", "op", "set field1 on a loaded small object + save, N times"),
+    "find_fk": ("spec", "op", "find the small document by a foreign key, N times"),
+    "large_create": ("spec", "op", "build + insert one large (2.4 MB image) object, N times"),
+    "large_update": ("spec", "op", "set field1 on a loaded large object + save, N times"),
+    "nested_create": ("spec", "op", "build + insert one nested object, N times"),
+    "nested_update": ("spec", "op", "set embedded_str_doc_1.field1 + save, N times"),
+    "nested_find": ("spec", "op", "find by embedded_str_doc_1.unique_id, N times"),
+    "nested_find_array": ("spec", "op", "find by embedded_str_doc_array.unique_id, N times"),
+}
+
+BASELINE = "raw"
+OBJECTS_BASELINE = "raw+pydantic"
+
+
+@dataclass
+class Row:
+    """One task of one contender, summarised."""
+
+    task: str
+    contender: str
+    ops: int
+    cpu_us: float  # median CPU time per op (or per document), microseconds
+    wall_us: float
+    spread: float  # (max - min) / 2 / median of the CPU samples
+    cpu_ratio: float | None = None
+    cpu_ratio_objects: float | None = None
+    wall_ratio: float | None = None
+    error: str | None = None
+
+
+def summarise(reports: list[dict[str, Any]]) -> list[Row]:
+    """One row per task and contender, with the ratios to the baselines."""
+    rows: list[Row] = []
+    for report in reports:
+        for result in report["results"]:
+            if result["error"] or not result["cpu"]:
+                rows.append(
+                    Row(
+                        result["task"], result["contender"], 0, 0.0, 0.0, 0.0, error=result["error"]
+                    )
+                )
+                continue
+            ops = result["ops"]
+            cpu = statistics.median(result["cpu"]) / ops * 1e6
+            wall = statistics.median(result["wall"]) / ops * 1e6
+            spread = (
+                (max(result["cpu"]) - min(result["cpu"])) / 2 / statistics.median(result["cpu"])
+            )
+            rows.append(Row(result["task"], result["contender"], ops, cpu, wall, spread))
+    by_key = {(row.task, row.contender): row for row in rows if row.error is None}
+    for row in rows:
+        if row.error is not None:
+            continue
+        base = by_key.get((row.task, BASELINE))
+        objects = by_key.get((row.task, OBJECTS_BASELINE))
+        if base is not None:
+            row.cpu_ratio = row.cpu_us / base.cpu_us
+            row.wall_ratio = row.wall_us / base.wall_us
+        if objects is not None:
+            row.cpu_ratio_objects = row.cpu_us / objects.cpu_us
+    order = {task: position for position, task in enumerate(TASK_INFO)}
+    rows.sort(key=lambda row: order.get(row.task, len(order)))
+    return rows
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def table(rows: list[Row], contenders: list[str]) -> str:
+    """The results as a fixed-width text table, grouped by task."""
+    rank = {name: position for position, name in enumerate(contenders)}
+    header = (
+        f"{'task':<18} {'contender':<13} {'N':>5} {'CPU µs/unit':>12} {'±':>5} "
+        f"{'/raw':>6} {'/raw+pyd':>8} {'wall µs/unit':>13} {'wall/raw':>8}"
+    )
+    lines = [header, "-" * len(header)]
+    current = None
+    for row in sorted(
+        rows, key=lambda r: (list(TASK_INFO).index(r.task), rank.get(r.contender, 99))
+    ):
+        if row.task != current:
+            if current is not None:
+                lines.append("")
+            current = row.task
+            group, unit, what = TASK_INFO[row.task]
+            lines.append(f"{row.task} [{group}, per {unit}]: {what}")
+        if row.error is not None:
+            lines.append(f"{'':<18} {row.contender:<13} FAILED: {row.error}")
+            continue
+        lines.append(
+            f"{'':<18} {row.contender:<13} {row.ops:>5} {row.cpu_us:>12.1f} "
+            f"{row.spread * 100:>4.0f}% {_ratio(row.cpu_ratio):>6} "
+            f"{_ratio(row.cpu_ratio_objects):>8} {row.wall_us:>13.1f} {_ratio(row.wall_ratio):>8}"
+        )
+    return "\n".join(lines)
+
+
+def ratio_summary(rows: list[Row], contenders: list[str]) -> str:
+    """CPU ratio to the raw driver: one line per task, one column per contender."""
+    names = [name for name in contenders if name != BASELINE]
+    lines = [f"{'CPU time / raw':<18}" + "".join(f"{name:>14}" for name in names)]
+    for task in TASK_INFO:
+        cells = {row.contender: row for row in rows if row.task == task}
+        if not cells:
+            continue
+        line = f"{task:<18}"
+        for name in names:
+            row = cells.get(name)
+            line += f"{'-' if row is None or row.cpu_ratio is None else f'{row.cpu_ratio:.2f}':>14}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+# -- profiles -----------------------------------------------------------------------------------
+
+
+def _is_mdocument(filename: str) -> bool:
+    parts = Path(filename).parts
+    return "mdocument" in parts and "benchmarks" not in parts
+
+
+def _short(filename: str) -> str:
+    parts = Path(filename).parts
+    for anchor in ("mdocument", "pydantic", "pymongo", "bson", "asyncio"):
+        if anchor in parts:
+            return "/".join(parts[parts.index(anchor) :])
+    return Path(filename).name
+
+
+def profile_summary(path: Path, limit: int = 15) -> str:
+    """The top functions of one profile: mdocument's own (cumulative), and all (own time)."""
+    stats = pstats.Stats(str(path), stream=io.StringIO())
+    raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
+    entries = [
+        (func, calls, own, cumulative) for func, (_, calls, own, cumulative, _) in raw.items()
+    ]
+    total = sum(own for _, _, own, _ in entries) or 1.0
+    mine_own = sum(own for func, _, own, _ in entries if _is_mdocument(func[0]))
+    lines = [
+        f"{path.stem}: {total:.3f} s CPU profiled (timed phases, profiler overhead included); "
+        f"{mine_own / total * 100:.1f}% of it in mdocument's own code",
+        "  inside mdocument, by cumulative CPU time (coroutines: per resumption):",
+    ]
+    mine = sorted((e for e in entries if _is_mdocument(e[0][0])), key=lambda e: -e[3])
+    for (filename, line, name), calls, own, cumulative in mine[:limit]:
+        lines.append(
+            f"    {cumulative / total * 100:5.1f}% cum {own / total * 100:5.1f}% own "
+            f"{calls:>7} calls  {_short(filename)}:{line} {name}"
+        )
+    lines.append("  everything, by own time:")
+    for (filename, line, name), calls, own, _ in sorted(entries, key=lambda e: -e[2])[:limit]:
+        where = f"{_short(filename)}:{line} {name}" if filename != "~" else name
+        lines.append(f"    {own / total * 100:5.1f}% own {calls:>7} calls  {where}")
+    return "\n".join(lines)
+
+
+def profile_summaries(directory: Path) -> str:
+    """Summaries of every profile in ``directory``."""
+    return "\n\n".join(profile_summary(path) for path in sorted(directory.glob("*.prof")))
+
+
+__all__ = ["Row", "profile_summaries", "ratio_summary", "summarise", "table"]

@@ -1,0 +1,401 @@
+"""CRUD benchmark: mdocument's client-side cost against the raw driver and other ODMs.
+
+Each contender (raw PyMongo async, PyMongo + plain pydantic models, mdocument, Beanie, ODMantic,
+raw Motor) runs in its own Python process, with its own virtual environment where its
+dependencies conflict with mdocument's, against a MongoDB-compatible server in another process.
+The metric is the client process's CPU time (``time.process_time()``) per operation, as a ratio
+to the raw driver's; wall time is shown for information (on the embedded server, the server's own
+speed dominates it). See ``benchmarks/README.md``.
+
+    python benchmarks/crud.py --setup-peers       # once: virtual environments of the peer ODMs
+    python benchmarks/crud.py                     # default counts, about 10 minutes on 2 cores
+    python benchmarks/crud.py --quick             # a smoke run
+    python benchmarks/crud.py --profile           # cProfile of mdocument's hot paths
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:  # run as a script or imported: `_harness` & co. live here
+    sys.path.insert(0, str(HERE))
+
+from _harness import TASKS, Config  # noqa: E402
+from _report import profile_summaries, ratio_summary, summarise, table  # noqa: E402
+
+CONTENDERS = ["raw", "raw+pydantic", "mdocument", "beanie", "odmantic", "motor"]
+# Contenders that run from a virtual environment of their own, and what is installed there.
+PEERS: dict[str, list[str]] = {
+    "beanie": ["beanie>=2,<3"],
+    "odmantic": ["odmantic>=1,<2"],
+}
+# Contenders that borrow a peer's environment: raw Motor runs on ODMantic's Motor.
+BORROWED = {"motor": "odmantic"}
+PROFILE_TASKS = ["fetch_all", "get_by_id", "update_field"]
+DEFAULT_VENVS = Path(
+    os.environ.get("MDOCUMENT_BENCH_VENVS")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mdocument-bench"
+)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="small counts: a smoke run")
+    parser.add_argument(
+        "--contenders",
+        default=",".join(CONTENDERS),
+        help=f"comma-separated, among {', '.join(CONTENDERS)} (default: all)",
+    )
+    parser.add_argument("--tasks", help=f"comma-separated, among {', '.join(TASKS)} (default: all)")
+    parser.add_argument("--skip-large", action="store_true", help="leave out the large_* tasks")
+    parser.add_argument("--ops", type=int, help="operations per iteration (default 200)")
+    parser.add_argument(
+        "--bulk", type=int, help="documents of insert_many and fetch_all (default 1000)"
+    )
+    parser.add_argument("--large-ops", type=int, help="large documents per iteration (default 8)")
+    parser.add_argument("--iterations", type=int, help="measured iterations per task (default 5)")
+    parser.add_argument("--warmup", type=int, help="warm-up iterations per task (default 1)")
+    parser.add_argument(
+        "--data-dir",
+        default=os.environ.get("ODM_BENCHMARK_DATA"),
+        help="folder of the ODM benchmark spec's small_doc.json, large_doc.json and "
+        "large_doc_nested.json ($ODM_BENCHMARK_DATA); documents of the same shape are "
+        "generated for missing files",
+    )
+    parser.add_argument(
+        "--server",
+        choices=["per-task", "shared"],
+        default="per-task",
+        help="a fresh embedded server for each task, which all contenders of the task use in "
+        "turn (default), or one for the whole run; ignored when $MONGODB_URI is set",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run everything this many times, pooling the samples (default 1)",
+    )
+    parser.add_argument(
+        "--venvs-dir",
+        type=Path,
+        default=DEFAULT_VENVS,
+        help=f"virtual environments of the peer ODMs (default {DEFAULT_VENVS})",
+    )
+    parser.add_argument(
+        "--python",
+        action="append",
+        default=[],
+        metavar="CONTENDER=PATH",
+        help="run a contender with this interpreter",
+    )
+    parser.add_argument(
+        "--setup-peers",
+        action="store_true",
+        help="create the peers' virtual environments (python -m venv + pip install) first",
+    )
+    parser.add_argument("--json", type=Path, help="also write the results here, as JSON")
+    parser.add_argument(
+        "--profile",
+        nargs="?",
+        const="mdocument",
+        metavar="CONTENDERS",
+        help="profile (cProfile) the timed phases of these contenders (default mdocument) for "
+        f"--tasks (default here: {', '.join(PROFILE_TASKS)}) and print the top costs",
+    )
+    parser.add_argument("--profile-dir", type=Path, help="keep the .prof files here")
+    args = parser.parse_args(argv)
+    quick = args.quick
+    defaults = {
+        "ops": 30 if quick else 200,
+        "bulk": 100 if quick else 1000,
+        "large_ops": 2 if quick else 8,
+        "iterations": 2 if quick else 5,
+        "warmup": 1,
+    }
+    for name, value in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    if args.tasks is None:
+        args.tasks = ",".join(PROFILE_TASKS if args.profile else TASKS)
+    return args
+
+
+# -- interpreters -------------------------------------------------------------------------------
+
+
+def venv_python(venv: Path) -> Path:
+    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def setup_peers(venvs: Path, names: list[str]) -> None:
+    """Create (or update) the virtual environment of each peer ODM."""
+    for name in names:
+        if name not in PEERS:
+            continue
+        venv = venvs / name
+        if not venv_python(venv).exists():
+            print(f"creating {venv}", flush=True)
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        print(f"installing {' '.join(PEERS[name])} into {venv}", flush=True)
+        subprocess.run(
+            [str(venv_python(venv)), "-m", "pip", "install", "-q", "-U", *PEERS[name]],
+            check=True,
+        )
+
+
+def interpreters(
+    args: argparse.Namespace, names: list[str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The Python of each contender that can run, and why the others cannot."""
+    given = dict(item.split("=", 1) for item in args.python)
+    found: dict[str, str] = {}
+    missing: dict[str, str] = {}
+    for name in names:
+        if name in given:
+            found[name] = given[name]
+            continue
+        owner = BORROWED.get(name, name)
+        if owner not in PEERS:
+            found[name] = sys.executable
+            continue
+        python = venv_python(args.venvs_dir / owner)
+        if python.exists():
+            found[name] = str(python)
+        else:
+            missing[name] = f"no {python} (run with --setup-peers, or pass --python {name}=PATH)"
+    return found, missing
+
+
+# -- server -------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def embedded_server() -> Iterator[str]:
+    from mdocument.embedded import EmbeddedServer
+
+    with EmbeddedServer() as server:
+        yield server.uri
+
+
+@contextlib.contextmanager
+def server_for(shared: str | None) -> Iterator[str]:
+    """The URI of the server a task runs on: the shared one, or a fresh one."""
+    if shared is not None:
+        yield shared
+        return
+    with embedded_server() as uri:
+        yield uri
+
+
+# -- running ------------------------------------------------------------------------------------
+
+
+def run_worker(
+    name: str, python: str, uri: str, config: Config, profile_dir: Path | None
+) -> dict[str, Any]:
+    """Run one contender in its own process; its report, or one whose tasks all failed."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "report.json"
+        command = [
+            python,
+            str(HERE / "_worker.py"),
+            "--contender",
+            name,
+            "--uri",
+            uri,
+            "--config",
+            json.dumps(asdict(config)),
+            "--out",
+            str(out),
+        ]
+        if profile_dir is not None:
+            command += ["--profile-dir", str(profile_dir)]
+        process = subprocess.run(command, check=False)
+        if process.returncode == 0 and out.exists():
+            report: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+            return report
+    error = f"worker exited with status {process.returncode}"
+    return {
+        "contender": name,
+        "versions": {},
+        "results": [
+            {"task": t, "contender": name, "ops": 0, "cpu": [], "wall": [], "error": error}
+            for t in config.tasks
+        ],
+    }
+
+
+def run_all(
+    args: argparse.Namespace,
+    tasks: list[str],
+    pythons: dict[str, str],
+    config: Config,
+    profile_dir: Path | None,
+) -> list[dict[str, Any]]:
+    """Every task for every contender, one process each; one report per contender.
+
+    Contenders take turns task by task, so that all contenders of a task are measured within a
+    short time of each other (on a shared machine, the background load changes over minutes);
+    their order rotates from one task (and round) to the next.
+    """
+    reports: dict[str, dict[str, Any]] = {}
+    names = list(pythons)
+    external = os.environ.get("MONGODB_URI")
+    with contextlib.ExitStack() as stack:
+        shared = external
+        if shared is None and args.server == "shared":
+            shared = stack.enter_context(embedded_server())
+        turn = 0
+        for round_ in range(args.rounds):
+            for task in tasks:
+                with server_for(shared) as uri:
+                    order = names[turn % len(names) :] + names[: turn % len(names)]
+                    turn += 1
+                    for name in order:
+                        begun = time.perf_counter()
+                        one = replace(config, tasks=[task])
+                        report = run_worker(name, pythons[name], uri, one, profile_dir)
+                        result = report["results"][0]
+                        _progress(round_, task, name, result, time.perf_counter() - begun)
+                        merged = reports.setdefault(name, {**report, "results": []})
+                        merged["python"] = pythons[name]
+                        _merge(merged["results"], result)
+    return [reports[name] for name in names if name in reports]
+
+
+def _merge(results: list[dict[str, Any]], result: dict[str, Any]) -> None:
+    """Pool the samples of one more round of a task with the earlier ones."""
+    for earlier in results:
+        if earlier["task"] == result["task"]:
+            earlier["cpu"] += result["cpu"]
+            earlier["wall"] += result["wall"]
+            earlier["error"] = earlier["error"] or result["error"]
+            return
+    results.append(result)
+
+
+def _progress(round_: int, task: str, name: str, result: dict[str, Any], seconds: float) -> None:
+    if result["error"]:
+        what = f"FAILED: {result['error']}"
+    else:
+        cpu = statistics.median(result["cpu"]) / result["ops"] * 1e6
+        what = f"{cpu:9.1f} µs CPU/unit"
+    print(f"  [{round_ + 1}] {task:<18} {name:<13} {what}  ({seconds:.1f} s)", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    names = [name.strip() for name in args.contenders.split(",") if name.strip()]
+    tasks = [task.strip() for task in args.tasks.split(",") if task.strip()]
+    if args.skip_large:
+        tasks = [task for task in tasks if not task.startswith("large_")]
+    unknown = [n for n in names if n not in CONTENDERS] + [t for t in tasks if t not in TASKS]
+    if unknown:
+        print(f"unknown contender or task: {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    profiled: list[str] = []
+    if args.profile:
+        profiled = [name.strip() for name in args.profile.split(",")]
+        names = profiled
+    if args.setup_peers:
+        setup_peers(args.venvs_dir, sorted({BORROWED.get(name, name) for name in names}))
+    pythons, skipped = interpreters(args, names)
+    config = Config(
+        tasks=tasks,
+        ops=args.ops,
+        bulk=args.bulk,
+        large_ops=args.large_ops,
+        iterations=args.iterations,
+        warmup=args.warmup,
+        data_dir=args.data_dir,
+    )
+    external = os.environ.get("MONGODB_URI")
+    server_mode = (
+        "$MONGODB_URI (one server for all contenders)"
+        if external
+        else "embedded SecantusDB, "
+        + ("a fresh server per task" if args.server == "per-task" else "one server for the run")
+    )
+    print(
+        f"tasks: {', '.join(tasks)}\ncontenders: {', '.join(pythons)}\n"
+        f"N: {config.ops} ops per iteration, {config.bulk} documents for insert_many/fetch_all, "
+        f"{config.large_ops} large documents; {config.warmup} warm-up + {config.iterations} "
+        f"measured iterations per task and round, {args.rounds} round(s)\n"
+        f"processes: one per task and contender, contenders taking turns task by task\n"
+        f"server: {server_mode}",
+        flush=True,
+    )
+    for name, reason in skipped.items():
+        print(f"skipped {name}: {reason}", flush=True)
+
+    profile_dir = args.profile_dir
+    cleanup: tempfile.TemporaryDirectory[str] | None = None
+    if profiled and profile_dir is None:
+        cleanup = tempfile.TemporaryDirectory()
+        profile_dir = Path(cleanup.name)
+
+    started = time.perf_counter()
+    reports = run_all(args, tasks, pythons, config, profile_dir if profiled else None)
+    elapsed = time.perf_counter() - started
+
+    rows = summarise(reports)
+    order = list(pythons)
+    print(
+        f"\nResults ({elapsed:.0f} s). CPU = CPU time of the client process (process_time) per "
+        "unit,\nmedian of the measured iterations; ± = half the min-max range of the CPU samples, "
+        "relative;\n/raw = CPU ratio to raw PyMongo async; /raw+pyd = to PyMongo + plain pydantic "
+        "models;\nwall = elapsed time per unit, for information (the server's speed dominates it)."
+        "\n"
+    )
+    print(table(rows, order))
+    print()
+    print(ratio_summary(rows, order))
+    print("\nversions:")
+    for report in reports:
+        versions = ", ".join(f"{k} {v}" for k, v in report.get("versions", {}).items())
+        print(f"  {report['contender']:<13} {versions}")
+    sources = next((r["data"] for r in reports if r.get("data")), {})
+    for file, source in sources.items():
+        print(f"data {file}: {source}")
+    if profiled and profile_dir is not None:
+        print("\nProfiles (cProfile, timed phases only):\n")
+        print(profile_summaries(profile_dir))
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "config": asdict(config),
+                    "server": server_mode,
+                    "elapsed_s": elapsed,
+                    "skipped": skipped,
+                    "reports": reports,
+                    "rows": [asdict(row) for row in rows],
+                },
+                indent=1,
+            ),
+            encoding="utf-8",
+        )
+        print(f"\nJSON written to {args.json}")
+    if cleanup is not None:
+        cleanup.cleanup()
+    failed = [row for row in rows if row.error is not None]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

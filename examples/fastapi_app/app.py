@@ -1,0 +1,139 @@
+"""The blog API: users and posts, each with create, read, list, partial update and delete.
+
+Every endpoint returns documents directly (``response_model=User``): sensitive values come out
+as ``"***"``. ``create_app`` builds the app on a database or a URI; ``app`` is the one that
+``uvicorn examples.fastapi_app.app:app`` serves, on ``$MONGODB_URI`` (database ``$MONGODB_DB``).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Any
+
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Response, status
+
+from mdocument import ObjectId
+from mdocument.fastapi import Page, add_exception_handlers, get_or_404, lifespan, paginate
+
+from .models import Login, Post, PostCreate, PostUpdate, User, UserCreate, UserUpdate
+from .passwords import hash_password, verify_password
+
+MODELS = [User, Post]
+
+Offset = Annotated[int, Query(ge=0, description="How many items to skip.")]
+Limit = Annotated[int, Query(ge=1, le=100, description="The largest number of items to return.")]
+
+users = APIRouter(prefix="/users", tags=["users"])
+posts = APIRouter(prefix="/posts", tags=["posts"])
+
+
+# -- users --------------------------------------------------------------------------------------
+
+
+@users.post("", response_model=User, status_code=status.HTTP_201_CREATED)
+async def create_user(data: UserCreate) -> User:
+    return await User.create(
+        name=data.name, email=data.email, password_hash=hash_password(data.password), bio=data.bio
+    )
+
+
+@users.get("", response_model=Page[User])
+async def list_users(offset: Offset = 0, limit: Limit = 20) -> Page[User]:
+    return await paginate(User.find().sort("name"), offset=offset, limit=limit)
+
+
+@users.get("/{user_id}", response_model=User)
+async def read_user(user_id: ObjectId) -> User:
+    return await get_or_404(User, user_id)
+
+
+@users.patch("/{user_id}", response_model=User)
+async def update_user(user_id: ObjectId, data: UserUpdate) -> User:
+    user = await get_or_404(User, user_id)
+    changes = data.model_dump(exclude_unset=True)
+    if "password" in changes:
+        user.password_hash = hash_password(changes.pop("password"))
+    for name, value in changes.items():
+        setattr(user, name, value)
+    return await user.save()  # sends the changed fields only
+
+
+@users.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_user(user_id: ObjectId) -> Response:
+    user = await get_or_404(User, user_id)
+    await user.delete()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@users.post("/login", response_model=User)
+async def login(data: Login) -> User:
+    user = await User.one({"name": data.name}, required=False)
+    if user is None or not verify_password(data.password, user.password_hash):
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="wrong name or password")
+    return user
+
+
+# -- posts --------------------------------------------------------------------------------------
+
+
+@posts.post("", response_model=Post, status_code=status.HTTP_201_CREATED)
+async def create_post(data: PostCreate) -> Post:
+    if not await User.find({"id": data.author_id}).exists():
+        raise HTTPException(422, detail=f"author_id: there is no User {data.author_id}")
+    return await Post.create(**data.model_dump())
+
+
+@posts.get("", response_model=Page[Post])
+async def list_posts(
+    offset: Offset = 0,
+    limit: Limit = 20,
+    author_id: Annotated[ObjectId | None, Query(description="Only this user's posts.")] = None,
+    tag: Annotated[str | None, Query(description="Only posts with this tag.")] = None,
+) -> Page[Post]:
+    query: dict[str, Any] = {}
+    if author_id is not None:
+        query["author_id"] = author_id
+    if tag is not None:
+        query["tags"] = tag
+    newest_first = Post.find(query).sort("-published", "-id")
+    return await paginate(newest_first, offset=offset, limit=limit)
+
+
+@posts.get("/{post_id}", response_model=Post)
+async def read_post(post_id: ObjectId) -> Post:
+    return await get_or_404(Post, post_id)
+
+
+@posts.patch("/{post_id}", response_model=Post)
+async def update_post(post_id: ObjectId, data: PostUpdate) -> Post:
+    post = await get_or_404(Post, post_id)
+    for name, value in data.model_dump(exclude_unset=True).items():
+        setattr(post, name, value)
+    return await post.save()
+
+
+@posts.delete("/{post_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_post(post_id: ObjectId) -> Response:
+    post = await get_or_404(Post, post_id)
+    await post.delete()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# -- the app ------------------------------------------------------------------------------------
+
+
+def create_app(database: Any = None, *, uri: str | None = None, db: str | None = None) -> FastAPI:
+    """The blog on ``database`` (owned by the caller), or on a client made from ``uri``."""
+    app = FastAPI(
+        title="mdocument blog", version="1.0", lifespan=lifespan(MODELS, database, uri=uri, db=db)
+    )
+    add_exception_handlers(app)  # DuplicateError -> 409, NotFoundError -> 404, ...
+    app.include_router(users)
+    app.include_router(posts)
+    return app
+
+
+app = create_app(
+    uri=os.environ.get("MONGODB_URI", "mongodb://localhost:27017"),
+    db=os.environ.get("MONGODB_DB", "fastapi_app"),
+)

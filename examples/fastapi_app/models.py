@@ -1,0 +1,91 @@
+"""The documents of the blog, and the bodies its endpoints accept.
+
+Documents are what the API returns: ``email`` and ``password_hash`` are sensitive, so every
+response shows them as ``"***"`` and the OpenAPI schema marks them write-only. Request bodies
+are small models of their own, because a client sends a password, never its hash, and never an id.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+from mdocument import Document, Field, Index, ObjectId
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
+Password = Annotated[str, StringConstraints(min_length=8, max_length=200)]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=30)]
+
+
+def now() -> datetime:
+    """The current time to the millisecond, which is what MongoDB keeps of it."""
+    moment = datetime.now(timezone.utc)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+class User(Document):
+    name: Name = Field(unique=True, examples=["ada"])
+    email: Email = Field(unique=True, sensitive=True)
+    password_hash: str = Field(sensitive=True)
+    bio: str = Field(default="", max_length=500)
+    joined: datetime = Field(default_factory=now)
+
+    class Meta:
+        collection = "users"
+
+
+class Post(Document):
+    title: Title = Field(examples=["On the Analytical Engine"])
+    body: str = ""
+    author_id: ObjectId = Field(related=User)
+    tags: list[Tag] = Field(default_factory=list)
+    published: datetime = Field(default_factory=now)
+
+    class Meta:
+        collection = "posts"
+        indexes = [Index([("author_id", 1), ("published", -1)]), Index("tags")]
+
+
+class Body(BaseModel):
+    # Bodies with a sensitive field: a validation error never prints its input.
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+
+class UserCreate(Body):
+    name: Name = Field(examples=["ada"])
+    email: Email = Field(sensitive=True)
+    password: Password = Field(sensitive=True)
+    bio: str = Field(default="", max_length=500)
+
+
+class UserUpdate(Body):
+    """Fields left out are kept; ``null`` is refused (no field of a user may be empty)."""
+
+    name: Name = Field(default=None)
+    email: Email = Field(default=None, sensitive=True)
+    password: Password = Field(default=None, sensitive=True)
+    bio: str = Field(default=None, max_length=500)
+
+
+class Login(Body):
+    name: Name
+    password: Password = Field(sensitive=True)
+
+
+class PostCreate(Body):
+    title: Title = Field(examples=["On the Analytical Engine"])
+    body: str = ""
+    author_id: ObjectId
+    tags: list[Tag] = Field(default_factory=list)
+
+
+class PostUpdate(Body):
+    """Fields left out are kept."""
+
+    title: Title = Field(default=None)
+    body: str = Field(default=None)
+    tags: list[Tag] = Field(default=None)
