@@ -102,9 +102,7 @@ async def build_org(db: Any, descendants: int) -> ObjectId:
     )
     # Badges live outside the org (they are not its descendants): each lists two people, and
     # loses them, or goes, with them.
-    await db.badge.insert_many(
-        [{"person_ids": person_ids[i : i + 2]} for i in range(0, people, 2)]
-    )
+    await db.badge.insert_many([{"person_ids": person_ids[i : i + 2]} for i in range(0, people, 2)])
     return org_id
 
 
@@ -117,16 +115,31 @@ async def build_posts(db: Any, copies: int) -> ObjectId:
     return user_id
 
 
+async def ids(cursor: Any) -> list[Any]:
+    return [document["_id"] for document in await cursor.to_list(None)]
+
+
 async def by_hand_delete(db: Any, org_id: ObjectId, session: Any) -> None:
-    """What a developer writes for: teams and people cascade, badges lose the people and go
-    when empty."""
-    team_ids = [t["_id"] async for t in db.team.find({"org_id": org_id}, {"_id": 1},
-                                                       session=session)]
-    person_ids = [p["_id"] async for p in db.person.find({"team_id": {"$in": team_ids}},
-                                                         {"_id": 1}, session=session)]
-    await db.badge.update_many({"person_ids": {"$in": person_ids}},
-                               {"$pull": {"person_ids": {"$in": person_ids}}}, session=session)
-    await db.badge.delete_many({"person_ids": {"$size": 0}}, session=session)
+    """The same rules written with the driver, as an expert would: teams and people cascade,
+    badges whose people all go are deleted, the others lose those people; children first."""
+    batch = 100_000  # id-only results in one batch, as mdocument reads them
+    team_ids = await ids(
+        db.team.find({"org_id": org_id}, {"_id": 1}, batch_size=batch, session=session)
+    )
+    person_ids = await ids(
+        db.person.find(
+            {"team_id": {"$in": team_ids}}, {"_id": 1}, batch_size=batch, session=session
+        )
+    )
+    await db.badge.delete_many(
+        {"person_ids": {"$in": person_ids, "$not": {"$elemMatch": {"$nin": person_ids}}}},
+        session=session,
+    )
+    await db.badge.update_many(
+        {"person_ids": {"$in": person_ids}},
+        {"$pull": {"person_ids": {"$in": person_ids}}},
+        session=session,
+    )
     await db.person.delete_many({"_id": {"$in": person_ids}}, session=session)
     await db.team.delete_many({"_id": {"$in": team_ids}}, session=session)
     await db.org.delete_one({"_id": org_id}, session=session)
@@ -134,8 +147,9 @@ async def by_hand_delete(db: Any, org_id: ObjectId, session: Any) -> None:
 
 async def by_hand_rename(db: Any, user_id: ObjectId, name: str, session: Any) -> None:
     await db.user.update_one({"_id": user_id}, {"$set": {"name": name}}, session=session)
-    await db.post.update_many({"author.id": user_id}, {"$set": {"author.name": name}},
-                              session=session)
+    await db.post.update_many(
+        {"author.id": user_id}, {"$set": {"author.name": name}}, session=session
+    )
 
 
 async def measure(counter: Counter, work: Callable[[], Awaitable[None]]) -> Sample:
@@ -145,7 +159,9 @@ async def measure(counter: Counter, work: Callable[[], Awaitable[None]]) -> Samp
     return Sample(counter.count - before, time.perf_counter() - wall, time.process_time() - cpu)
 
 
-async def in_transaction(client: Any, transaction: bool, work: Callable[[Any], Awaitable[None]]) -> None:
+async def in_transaction(
+    client: Any, transaction: bool, work: Callable[[Any], Awaitable[None]]
+) -> None:
     if not transaction:
         await work(None)
         return
@@ -153,7 +169,42 @@ async def in_transaction(client: Any, transaction: bool, work: Callable[[Any], A
         await session.with_transaction(work)
 
 
-async def run(uri: str, size: int, repeat: int, transaction: bool) -> dict[str, dict[str, list[Sample]]]:
+async def one_round(
+    client: Any, counter: Counter, db: Any, contender: str, size: int, transaction: bool
+) -> tuple[Sample, Sample]:
+    """Build the data, then time the delete and the rename of one contender."""
+    await client.drop_database(db.name)
+    await init(db, models=[Org, Team, Person, Badge, User, Post])
+    org_id = await build_org(db, size)
+    user_id = await build_posts(db, size)
+    if contender == "mdocument":
+        org, user = await Org.get(org_id), await User.get(user_id)
+        assert org is not None
+        assert user is not None
+        user.name = "Ada Lovelace"
+        delete = await measure(counter, org.delete)
+        rename = await measure(counter, user.save)
+    else:
+
+        async def delete_by_hand() -> None:
+            await in_transaction(client, transaction, lambda s: by_hand_delete(db, org_id, s))
+
+        async def rename_by_hand() -> None:
+            await in_transaction(
+                client, transaction, lambda s: by_hand_rename(db, user_id, "Ada L", s)
+            )
+
+        delete = await measure(counter, delete_by_hand)
+        rename = await measure(counter, rename_by_hand)
+    assert await db.person.count_documents({}) == 0
+    assert await db.post.count_documents({"author.name": "Ada"}) == 0
+    await client.drop_database(db.name)
+    return delete, rename
+
+
+async def run(
+    uri: str, size: int, repeat: int, transaction: bool
+) -> dict[str, dict[str, list[Sample]]]:
     counter = Counter()
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(uri, event_listeners=[counter])
     results: dict[str, dict[str, list[Sample]]] = {
@@ -164,47 +215,38 @@ async def run(uri: str, size: int, repeat: int, transaction: bool) -> dict[str, 
         for round_ in range(repeat):
             for contender in ("mdocument", "by hand"):
                 db = client[f"bench_cascade_{round_}_{contender.replace(' ', '_')}"]
-                await client.drop_database(db.name)
-                await init(db, models=[Org, Team, Person, Badge, User, Post])
-                org_id = await build_org(db, size)
-                user_id = await build_posts(db, size)
-                if contender == "mdocument":
-                    org = await Org.get(org_id)
-                    user = await User.get(user_id)
-                    assert org is not None and user is not None
-                    user.name = "Ada Lovelace"
-                    delete = await measure(counter, org.delete)
-                    rename = await measure(counter, user.save)
-                else:
-                    delete = await measure(counter, lambda: in_transaction(
-                        client, transaction, lambda s: by_hand_delete(db, org_id, s)))
-                    rename = await measure(counter, lambda: in_transaction(
-                        client, transaction, lambda s: by_hand_rename(db, user_id, "Ada L", s)))
-                assert await db.person.count_documents({}) == 0
-                assert await db.post.count_documents({"author.name": "Ada"}) == 0
+                delete, rename = await one_round(client, counter, db, contender, size, transaction)
                 results["delete"][contender].append(delete)
                 results["rename"][contender].append(rename)
-                await client.drop_database(db.name)
-                print(f"  round {round_ + 1}/{repeat} {contender}: delete {delete.wall:.2f}s, "
-                      f"rename {rename.wall:.2f}s", file=sys.stderr)
+                print(
+                    f"  round {round_ + 1}/{repeat} {contender}: delete {delete.wall:.2f}s, "
+                    f"rename {rename.wall:.2f}s",
+                    file=sys.stderr,
+                )
     finally:
         await client.close()
     return results
 
 
 def report(results: dict[str, dict[str, list[Sample]]], size: int, transaction: bool) -> None:
-    print(f"\n{size:,} descendants / copies; medians; hand-written side "
-          f"{'in a transaction' if transaction else 'without a transaction'}\n")
-    print(f"{'task':<8} {'contender':<10} {'round trips':>11} {'wall s':>8} {'client CPU s':>13}"
-          f" {'CPU ratio':>9}")
+    print(
+        f"\n{size:,} descendants / copies; medians; hand-written side "
+        f"{'in a transaction' if transaction else 'without a transaction'}\n"
+    )
+    print(
+        f"{'task':<8} {'contender':<10} {'round trips':>11} {'wall s':>8} {'client CPU s':>13}"
+        f" {'CPU ratio':>9}"
+    )
     for task, contenders in results.items():
         raw_cpu = statistics.median(s.cpu for s in contenders["by hand"])
         for contender, samples in contenders.items():
             trips = statistics.median(s.round_trips for s in samples)
             wall = statistics.median(s.wall for s in samples)
             cpu = statistics.median(s.cpu for s in samples)
-            print(f"{task:<8} {contender:<10} {trips:>11.0f} {wall:>8.3f} {cpu:>13.4f}"
-                  f" {cpu / raw_cpu:>9.2f}")
+            print(
+                f"{task:<8} {contender:<10} {trips:>11.0f} {wall:>8.3f} {cpu:>13.4f}"
+                f" {cpu / raw_cpu:>9.2f}"
+            )
 
 
 def main() -> None:
@@ -212,8 +254,11 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="1,000 descendants, one round")
-    parser.add_argument("--no-transaction", action="store_true",
-                        help="run the hand-written side without a transaction")
+    parser.add_argument(
+        "--no-transaction",
+        action="store_true",
+        help="run the hand-written side without a transaction",
+    )
     args = parser.parse_args()
     size, repeat = (1_000, 1) if args.quick else (args.size, args.repeat)
     with ExitStack() as stack:

@@ -8,8 +8,8 @@ import asyncio
 from pymongo import AsyncMongoClient
 
 from mdocument import (
-    Document,
     DeleteRestricted,
+    Document,
     DocumentDoesntExist,
     Field,
     ObjectId,

@@ -45,7 +45,6 @@ async def build(teams: int, people_per_team: int) -> Org:
 # over four levels. A find per level to learn the ids to recurse into (Badge, which nothing
 # refers to, is deleted by filter), a delete or update per edge and level, the root, the commit.
 EXPECTED = [
-    "find",  # the org's id (the delete's filter may match several documents)
     "find",  # teams of the org
     "find",  # people of the teams
     "delete",  # badges whose every person goes

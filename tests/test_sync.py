@@ -141,3 +141,16 @@ async def test_bulk_update_writing_a_copy_by_value_is_made_equal_to_its_source(b
     card = {"id": grace.id, "name": "wrong", "city": "wrong"}
     await Post._repository().update_many({"_id": posts[0].id}, {"$set": {"author": card}}, None)
     assert (await Post.get(posts[0].id)).author == UserCard.of(grace)
+
+
+async def test_resync_repairs_copies_written_behind_the_library_back(blog, database):
+    ada, grace, posts, other, thread = blog
+    await database["post"].update_many({}, {"$set": {"author.name": "stale"}})
+    await database["thread"].update_many({}, {"$set": {"participants.$[].city": "stale"}})
+    registry = ada._repository().registry
+    assert await registry.resync(User, {"name": "Ada"}) == 4  # 3 posts and the thread
+    assert {p.author.name for p in await Post.many({"author.id": ada.id})} == {"Ada"}
+    assert (await Post.get(other.id)).author.name == "stale"  # Grace was not resynced
+    assert await registry.resync(User) >= 2
+    assert all(p.author == UserCard.of(grace) for p in await Post.many({"author.id": grace.id}))
+    assert (await Thread.get(thread.id)).participants == [UserCard.of(grace), UserCard.of(ada)]

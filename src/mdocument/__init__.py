@@ -30,15 +30,6 @@ from mdocument.exceptions import (
     WrongValueType,
 )
 from mdocument.export import export
-from mdocument.fields import Field, FieldSpec, OnDelete, Relation
-from mdocument.indexes import Index
-from mdocument.masking import REVEAL, SENSITIVE_PLACEHOLDER, reveal
-from mdocument.query import QuerySet
-from mdocument.graph import Edge, Graph
-from mdocument.references import OptionalRef, Ref, RefList
-from mdocument.registry import Registry, init
-from mdocument.synced import Synced
-from mdocument.types import ObjectId
 from mdocument.expressions import (
     Expression,
     SortKey,
@@ -54,17 +45,20 @@ from mdocument.expressions import (
     raw,
     regex,
 )
+from mdocument.fields import Field, FieldSpec, OnDelete, Relation
+from mdocument.graph import Edge, Graph
+from mdocument.indexes import Index
+from mdocument.masking import REVEAL, SENSITIVE_PLACEHOLDER, reveal
 from mdocument.pagination import InvalidPageToken, KeysetPage, Page
+from mdocument.query import QuerySet
+from mdocument.references import OptionalRef, Ref, RefList
+from mdocument.registry import Registry, init
+from mdocument.synced import Synced
+from mdocument.types import ObjectId
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Edge",
-    "Graph",
-    "OptionalRef",
-    "Ref",
-    "RefList",
-    "Synced",
     "REVEAL",
     "SENSITIVE_PLACEHOLDER",
     "DeleteRestricted",
@@ -72,40 +66,46 @@ __all__ = [
     "DocumentDoesntExist",
     "DocumentException",
     "DuplicateError",
+    "Edge",
+    "Expression",
     "Field",
     "FieldIsNotJsonEncodable",
     "FieldSpec",
+    "Graph",
     "Index",
+    "InvalidPageToken",
+    "KeysetPage",
     "NotFoundError",
     "NotInitializedError",
     "ObjectId",
     "OnDelete",
+    "OptionalRef",
+    "Page",
     "PrimaryKeyNotInSyncedFields",
     "QuerySet",
+    "Ref",
+    "RefList",
     "Registry",
     "Relation",
     "RelationNotSet",
     "RequiredFieldMissing",
+    "SortKey",
+    "Synced",
     "UnknownModelField",
     "WrongModelFieldType",
     "WrongValueType",
-    "export",
-    "init",
-    "reveal",
-    "Expression",
-    "InvalidPageToken",
-    "KeysetPage",
-    "Page",
-    "SortKey",
     "and_",
     "asc",
     "contains",
     "desc",
     "exists",
+    "export",
     "in_",
+    "init",
     "not_",
     "not_in",
     "or_",
     "raw",
     "regex",
+    "reveal",
 ]

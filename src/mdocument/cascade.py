@@ -62,8 +62,8 @@ class _Write:
 
 @dataclass
 class _Level:
-    deletes: list[_Write] = field(default_factory=list)
-    updates: list[_Write] = field(default_factory=list)
+    deletes: list[_Write] = field(default_factory=list[_Write])
+    updates: list[_Write] = field(default_factory=list[_Write])
 
 
 @dataclass

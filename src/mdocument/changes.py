@@ -9,7 +9,7 @@ that grew or shrank is set whole.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 __all__ = ["Changes", "diff"]
 
@@ -54,18 +54,17 @@ def _diff(before: Any, after: Any, path: str, changes: Changes) -> None:
     if _same(before, after):
         return
     if isinstance(before, Mapping) and isinstance(after, Mapping):
-        if all(_addressable(key) for key in after) and all(_addressable(key) for key in before):
-            _diff_mapping(before, after, f"{path}.", changes)
+        old_map = cast("Mapping[str, Any]", before)
+        new_map = cast("Mapping[str, Any]", after)
+        if all(map(_addressable, new_map)) and all(map(_addressable, old_map)):
+            _diff_mapping(old_map, new_map, f"{path}.", changes)
             return
-    elif (
-        isinstance(before, list)
-        and isinstance(after, list)
-        and len(before) == len(after)
-        and before
-    ):
-        for index, (old, new) in enumerate(zip(before, after, strict=True)):
-            _diff(old, new, f"{path}.{index}", changes)
-        return
+    elif isinstance(before, list) and isinstance(after, list):
+        old_list, new_list = cast("list[Any]", before), cast("list[Any]", after)
+        if old_list and len(old_list) == len(new_list):
+            for index, (old, new) in enumerate(zip(old_list, new_list, strict=True)):
+                _diff(old, new, f"{path}.{index}", changes)
+            return
     changes.set[path] = after
 
 

@@ -13,7 +13,7 @@ import decimal
 import enum
 import ipaddress
 import pathlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from bson.binary import UuidRepresentation
 from bson.codec_options import CodecOptions, TypeCodec, TypeRegistry
@@ -45,8 +45,13 @@ _STRINGIFIED = (
 class _DecimalCodec(TypeCodec):
     """``Decimal`` ↔ BSON ``decimal128``, both ways, so a ``Decimal`` field reads back as one."""
 
-    python_type = decimal.Decimal
-    bson_type = Decimal128
+    @property
+    def python_type(self) -> Any:
+        return decimal.Decimal
+
+    @property
+    def bson_type(self) -> Any:
+        return Decimal128
 
     def transform_python(self, value: Any) -> Any:
         return Decimal128(value)
@@ -60,7 +65,7 @@ def _fallback_encoder(value: Any) -> Any:
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, (set, frozenset)):
-        return list(value)
+        return list(cast("set[Any]", value))
     if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
         return datetime.datetime(value.year, value.month, value.day)
     if isinstance(value, datetime.time):
@@ -108,9 +113,9 @@ def encode_value(value: Any) -> Any:
     if isinstance(value, BaseModel):
         return value.model_dump(by_alias=True)
     if isinstance(value, (list, tuple, set, frozenset)):
-        return [encode_value(item) for item in value]
+        return [encode_value(item) for item in cast("list[Any]", value)]
     if isinstance(value, dict):
-        return {key: encode_value(item) for key, item in value.items()}
+        return {key: encode_value(item) for key, item in cast("dict[str, Any]", value).items()}
     return value
 
 

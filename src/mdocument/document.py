@@ -9,7 +9,7 @@ built once when the class is created.
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, overload
 
 import bson
@@ -356,9 +356,7 @@ class Document(BaseModel, metaclass=DocumentMeta):
     async def fetch(self, field: RefField[R], *, session: Session | None = None) -> R: ...
 
     @overload
-    async def fetch(
-        self, field: RefListField[R], *, session: Session | None = None
-    ) -> list[R]: ...
+    async def fetch(self, field: RefListField[R], *, session: Session | None = None) -> list[R]: ...
 
     @overload
     async def fetch(self, field: Synced[RD], *, session: Session | None = None) -> RD: ...
@@ -370,7 +368,7 @@ class Document(BaseModel, metaclass=DocumentMeta):
 
     @overload
     async def fetch(
-        self, field: list[Synced[RD]], *, session: Session | None = None
+        self, field: Sequence[Synced[RD]], *, session: Session | None = None
     ) -> list[RD]: ...
 
     @overload

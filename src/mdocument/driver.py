@@ -59,7 +59,8 @@ class MotorDriver(Driver):
 
     async def start_session(self, database: Database) -> Session:
         """A new session on the database's client (a coroutine in Motor)."""
-        session: Session = await database.client.start_session()  # type: ignore[misc]
+        client: Any = database.client  # a MotorClient, typed here as PyMongo's
+        session: Session = await client.start_session()
         return session
 
     async def aggregate(

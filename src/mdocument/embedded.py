@@ -13,6 +13,7 @@ SecantusDB is GPL-2.0 and is never a dependency of the library itself::
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import re
 import subprocess
@@ -20,7 +21,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Generator
 from types import TracebackType
 
 __all__ = ["EmbeddedServer", "EmbeddedServerError", "server_uri"]
@@ -94,13 +95,11 @@ class EmbeddedServer:
 
     def start(self) -> EmbeddedServer:
         """Start the server and wait until it listens."""
-        try:
-            import secantus  # noqa: F401 - only to give a clear error when missing
-        except ImportError:
+        if importlib.util.find_spec("secantus") is None:
             raise EmbeddedServerError(
                 'the embedded server needs SecantusDB: pip install "mdocument[embedded]" '
                 "(or set MONGODB_URI to a running server)"
-            ) from None
+            )
         self._process = subprocess.Popen(
             self.command(),
             stdin=subprocess.DEVNULL,
@@ -175,7 +174,7 @@ class EmbeddedServer:
 
 
 @contextlib.contextmanager
-def server_uri(env: str = "MONGODB_URI") -> Iterator[str]:
+def server_uri(env: str = "MONGODB_URI") -> Generator[str, None, None]:
     """The URI of ``$MONGODB_URI`` when set, else of an embedded server run for the block."""
     uri = os.environ.get(env)
     if uri:

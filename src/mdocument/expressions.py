@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from pydantic.fields import FieldInfo
 
     from mdocument.mapping import DocumentMapping
+    from mdocument.references import RefListField
 
 __all__ = [
     "Expression",
@@ -84,7 +85,7 @@ _UNION_ORIGINS: tuple[Any, ...] = (Union, types.UnionType)
 _ANY_TYPES: tuple[Any, ...] = (Any, object)
 _MAPPING_ORIGINS: tuple[Any, ...] = (dict, Mapping)
 _REGEX_OPTIONS = frozenset("imsxu")
-_NOT_A_LIST = object()
+_NO_TYPE = object()  # "no such type", where None would be ambiguous
 
 # Cache of the root field expressions, kept on each document class (dunder names are never
 # fields, and the cache lives and dies with the class).
@@ -113,22 +114,22 @@ def _validation_type(info: FieldInfo) -> Any:
 
 
 def _item_of(annotation: Any) -> Any:
-    """The element annotation of a list annotation, metadata kept; ``_NOT_A_LIST`` otherwise."""
+    """The element annotation of a list annotation, metadata kept; ``_NO_TYPE`` if not a list."""
     origin = get_origin(annotation)
     if origin is Annotated:
         return _item_of(get_args(annotation)[0])
     if origin in _UNION_ORIGINS:
         for arg in get_args(annotation):
-            item = _NOT_A_LIST if arg is type(None) else _item_of(arg)
-            if item is not _NOT_A_LIST:
+            item = _NO_TYPE if arg is type(None) else _item_of(arg)
+            if item is not _NO_TYPE:
                 return item
-        return _NOT_A_LIST
+        return _NO_TYPE
     if annotation in _LIST_ORIGINS:
         return Any
     if origin in _LIST_ORIGINS:
         args = [arg for arg in get_args(annotation) if arg is not Ellipsis]
         return args[0] if args else Any
-    return _NOT_A_LIST
+    return _NO_TYPE
 
 
 # Types whose values pydantic validates into themselves, and the driver encodes as they are.
@@ -152,13 +153,13 @@ def _untyped(value: object) -> object:
 
 
 def _mapping_values(annotation: Any) -> Any:
-    """The value annotation of a ``dict`` (or ``Any``) annotation; ``_NOT_A_LIST`` otherwise."""
+    """The value annotation of a ``dict`` (or ``Any``) annotation; ``_NO_TYPE`` otherwise."""
     if annotation in _ANY_TYPES or annotation in _MAPPING_ORIGINS:
         return Any
     if get_origin(annotation) in _MAPPING_ORIGINS:
         args = get_args(annotation)
         return args[1] if len(args) == 2 else Any
-    return _NOT_A_LIST
+    return _NO_TYPE
 
 
 def _type_name(annotation: Any) -> str:
@@ -253,7 +254,7 @@ class PathSpec:
         self.optional = shape.optional or self.free
         self.nested = model_type(annotation)
         item = _item_of(annotation) if shape.many else annotation
-        self.item = annotation if item is _NOT_A_LIST else item
+        self.item = annotation if item is _NO_TYPE else item
         self._adapter: TypeAdapter[Any] | None = None
         self._item_adapter: TypeAdapter[Any] | None = None
         self._children: dict[str, PathSpec] = {}
@@ -293,7 +294,7 @@ class PathSpec:
             )  # fmt: skip
         model = self.nested
         values = _mapping_values(shape_of(self.item).item)
-        if model is None and values is not _NOT_A_LIST:
+        if model is None and values is not _NO_TYPE:
             return PathSpec(
                 self.document, name, stored, values, sensitive=self.sensitive, removable=True,
                 multi=self.multi,
@@ -884,7 +885,7 @@ def not_in(field: object, values: Iterable[object]) -> Expression:
     return _as_field(field).not_in(values)
 
 
-def contains(field: Collection[Any] | None, value: object) -> Expression:
+def contains(field: Collection[Any] | RefListField[Any] | None, value: object) -> Expression:
     """The list field holds an element equal to ``value``: ``contains(Post.tag_ids, tag.id)``."""
     return _as_field(field).contains(value)
 

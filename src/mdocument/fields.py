@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, cast
 
 import pydantic
 from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
@@ -69,14 +69,12 @@ class FieldSpec:
     def __post_init__(self) -> None:
         if self.related is not None and self.synced is not None:
             raise RelationNotSet("a field is either related= or synced=, not both")
-        if self.relation is not None and not isinstance(self.relation, Relation):
-            raise TypeError(f"relation= takes a mdocument.Relation, not {self.relation!r}")
-        if self.on_delete is not None and not isinstance(self.on_delete, OnDelete):
-            raise TypeError(f"on_delete= takes a mdocument.OnDelete, not {self.on_delete!r}")
-        for name in ("related", "synced"):
-            target = getattr(self, name)
-            if target is not None and not isinstance(target, (str, type)):
-                raise TypeError(f"{name}= takes a document class or its name, not {target!r}")
+        # Checked at run time too: a plain string passed as relation= would otherwise be
+        # accepted here and misread at init.
+        _expect("relation", self.relation, (Relation,), "a mdocument.Relation")
+        _expect("on_delete", self.on_delete, (OnDelete,), "a mdocument.OnDelete")
+        _expect("related", self.related, (str, type), "a document class or its name")
+        _expect("synced", self.synced, (str, type), "a document class or its name")
 
     @property
     def target(self) -> type[Any] | str | None:
@@ -90,11 +88,10 @@ class FieldSpec:
         if not self.sensitive:
             return schema
         # The mask wraps the type's own serializer, which still runs when a caller reveals.
-        masked = dict(schema)
-        masked["serialization"] = core_schema.wrap_serializer_function_ser_schema(
+        serializer = core_schema.wrap_serializer_function_ser_schema(
             mask_serializer, info_arg=True, schema=schema, when_used="json"
         )
-        return masked
+        return cast("core_schema.CoreSchema", {**schema, "serialization": serializer})
 
     def __get_pydantic_json_schema__(
         self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
@@ -104,6 +101,11 @@ class FieldSpec:
             json_schema = {**json_schema, "writeOnly": True}
             json_schema.pop("examples", None)
         return json_schema
+
+
+def _expect(name: str, value: object, types: tuple[type[Any], ...], what: str) -> None:
+    if value is not None and not isinstance(value, types):
+        raise TypeError(f"{name}= takes {what}, not {value!r}")
 
 
 _EMPTY_SPEC = FieldSpec()

@@ -12,7 +12,7 @@ the one holding the field.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import bson
 
@@ -179,7 +179,7 @@ class _Builder:
                     document=child,
                     field=field.name,
                 )
-            return item
+            return cast("type[Synced[Any]]", item)
         return None
 
     def check_card(
@@ -192,7 +192,7 @@ class _Builder:
                 document=child,
                 field=field.name,
             )
-        return item
+        return cast("type[Synced[Any]]", item)
 
     def check_copies(
         self,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from mdocument.batching import find_by_ids
 from mdocument.exceptions import DocumentDoesntExist
@@ -44,26 +44,28 @@ def _refresh_card(
     parents: Mapping[Any, Mapping[str, Any]],
 ) -> None:
     """Make the synced copies of one child equal to their fetched sources."""
-    assert edge.card is not None
+    model = edge.card
+    assert model is not None
     name, key = edge.field.name, edge.field.stored
     copied = edge.copied
+    values = vars(document)
 
-    def fresh(card: Mapping[str, Any]) -> Mapping[str, Any]:
+    def fresh(card: Mapping[str, Any]) -> dict[str, Any]:
         parent = parents[card[ID_FIELD]]
-        values = {ID_FIELD: card[ID_FIELD]}
-        values.update({card_key: parent.get(parent_key) for parent_key, card_key in copied.items()})
-        return edge.card.model_validate(values).model_dump(by_alias=True)  # type: ignore[union-attr]
+        source = {ID_FIELD: card[ID_FIELD]}
+        source.update({card_key: parent.get(parent_key) for parent_key, card_key in copied.items()})
+        return model.model_validate(source).model_dump(by_alias=True)
 
     if edge.many:
         cards = [fresh(card) for card in stored[key]]
         if cards != stored[key]:
             stored[key] = cards
-            document.__dict__[name] = [edge.card.model_validate(card) for card in cards]
+            values[name] = [model.model_validate(card) for card in cards]
     elif stored.get(key) is not None:
         card = fresh(stored[key])
         if card != stored[key]:
-            stored[key] = dict(card)
-            document.__dict__[name] = edge.card.model_validate(card)
+            stored[key] = card
+            values[name] = model.model_validate(card)
 
 
 async def _existing(
@@ -153,21 +155,25 @@ def update_references(edge: Edge, update: Mapping[str, Any]) -> list[Any]:
     key = edge.field.stored
     found: list[Any] = []
     for operator in ("$set", "$setOnInsert", "$push", "$addToSet"):
-        for path, value in update.get(operator, {}).items():
+        changes: Mapping[str, Any] = update.get(operator) or {}
+        for path, value in changes.items():
             head, _, rest = path.partition(".")
             if head != key:
                 continue
+            items: list[Any]
             if operator in ("$push", "$addToSet"):
-                each = isinstance(value, Mapping) and "$each" in value
-                items = list(value["$each"]) if each else [value]
+                spec: Mapping[str, Any] = (
+                    cast("Mapping[str, Any]", value) if isinstance(value, Mapping) else {}
+                )
+                items = list(spec["$each"]) if "$each" in spec else [value]
             elif rest == "" and edge.many:
-                items = list(value or [])
+                items = list(value or ())
             else:
                 items = [value]
             for item in items:
                 if edge.card is not None:
                     if isinstance(item, Mapping):
-                        item = item.get(ID_FIELD)
+                        item = cast("Mapping[str, Any]", item).get(ID_FIELD)
                     elif rest.rsplit(".", 1)[-1] != ID_FIELD:
                         continue  # a copied value, not the id
                 if item is not None:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import AliasChoices, BaseModel
 
@@ -126,8 +127,9 @@ class DocumentMapping:
 
     def __init__(self, document: type[BaseModel]) -> None:
         self.document = document
-        meta = document.__dict__.get("Meta")
-        self.abstract: bool = bool(meta is not None and vars(meta).get("abstract", False))
+        meta: Any = document.__dict__.get("Meta")
+        own: Mapping[str, Any] = meta.__dict__ if meta is not None else {}
+        self.abstract: bool = bool(own.get("abstract", False))
         self.collection: str = getattr(meta, "collection", None) or collection_name(
             document.__name__
         )
@@ -157,12 +159,13 @@ class DocumentMapping:
         self.unique_fields: tuple[FieldMapping, ...] = tuple(
             field for field in self.fields.values() if field.spec.unique
         )
-        self.indexes: tuple[Index, ...] = tuple(getattr(meta, "indexes", None) or ())
-        for index in self.indexes:
+        declared: list[object] = list(getattr(meta, "indexes", None) or ())
+        for index in declared:
             if not isinstance(index, Index):
                 raise TypeError(f"{document.__name__}.Meta.indexes holds {index!r}, not an Index")
             for key, _ in index.keys:
                 self.stored_path(key)
+        self.indexes: tuple[Index, ...] = tuple(cast("list[Index]", declared))
         # Computed fields are derived: they are shown in JSON but never stored.
         self.not_stored: set[str] | None = set(document.__pydantic_computed_fields__) or None
 

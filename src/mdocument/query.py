@@ -30,7 +30,7 @@ from mdocument.expressions import (
     path_of,
     spec_of,
 )
-from mdocument.masking import SENSITIVE_PLACEHOLDER
+from mdocument.masking import mask_filter
 from mdocument.pagination import (
     InvalidPageToken,
     KeysetPage,
@@ -59,7 +59,6 @@ __all__ = [
     "compile_filter",
     "compile_sort",
     "compile_update",
-    "masked_filter",
 ]
 
 T = TypeVar("T")
@@ -137,32 +136,6 @@ def _compile_mapping(mapping: DocumentMapping, query: Mapping[str, Any]) -> dict
         else:
             compiled[path_of(mapping.document, key).stored] = encode_value(value)
     return compiled
-
-
-def masked_filter(mapping: DocumentMapping, filter: Mapping[str, Any]) -> dict[str, Any]:
-    """A compiled filter with the values of sensitive fields (nested ones too) masked."""
-    shown: dict[str, Any] = {}
-    for key, value in filter.items():
-        if key in _LOGICAL and isinstance(value, list):
-            parts = cast("list[Mapping[str, Any]]", value)
-            shown[key] = [masked_filter(mapping, part) for part in parts]
-        elif key.startswith("$") or not _is_sensitive(mapping, key):
-            shown[key] = value
-        elif isinstance(value, dict):
-            operators = cast("dict[str, Any]", value)
-            shown[key] = dict.fromkeys(operators, SENSITIVE_PLACEHOLDER)
-        else:
-            shown[key] = SENSITIVE_PLACEHOLDER
-    return shown
-
-
-def _is_sensitive(mapping: DocumentMapping, stored_path: str) -> bool:
-    if mapping.is_sensitive_path(stored_path):
-        return True
-    try:
-        return path_of(mapping.document, stored_path).sensitive
-    except Exception:  # a raw filter may name anything: only known paths can be sensitive
-        return False
 
 
 # -- sorts ------------------------------------------------------------------------------------
@@ -626,7 +599,7 @@ class QuerySet(Generic[T]):
             ) from None
 
     def __repr__(self) -> str:
-        shown = masked_filter(self._document.__mdocument_mapping__, self._filter)
+        shown = mask_filter(self._filter, self._document)
         model = "" if self._projection is None else f" -> {self._projection.model.__name__}"
         return f"<QuerySet {self._document.__name__} {shown!r}{model}>"
 

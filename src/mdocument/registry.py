@@ -13,7 +13,7 @@ import datetime
 import decimal
 import enum
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import bson
@@ -21,11 +21,13 @@ from pydantic import BaseModel
 from pymongo import IndexModel
 from pymongo.errors import OperationFailure
 
+from mdocument.cascade import sync_copies
 from mdocument.codec import codec_options
 from mdocument.document import Document
 from mdocument.driver import Database, Driver, Session, driver_of
 from mdocument.exceptions import DocumentException, WrongModelFieldType
 from mdocument.graph import Edge, Graph
+from mdocument.query import compile_filter
 from mdocument.repository import Repository
 
 if TYPE_CHECKING:
@@ -44,7 +46,7 @@ def _bson_type(item: Any) -> str | None:
     if not isinstance(item, type):
         return None
     if issubclass(item, enum.Enum):
-        values = {type(member.value) for member in item}
+        values: set[type[Any]] = {type(member.value) for member in item}
         return _bson_type(values.pop()) if len(values) == 1 else None
     for python_type, alias in (
         (bool, "bool"),
@@ -202,6 +204,35 @@ class Registry:
             return await self.driver.with_transaction(own, work)
         finally:
             await own.end_session()
+
+    async def resync(
+        self,
+        document: type[Document],
+        query: Mapping[str, Any] | None = None,
+        *,
+        session: Session | None = None,
+    ) -> int:
+        """Rewrite every synced copy of the ``document`` instances matching ``query``.
+
+        ``save()`` keeps copies in step by itself; this is for the rare case where it could
+        not: a server without transactions where a save was interrupted between the document
+        and its copies, or data written by another program. One write per edge per thousand
+        documents. Returns the number of copies that changed.
+        """
+        repository = self.repository(document)
+        copied = {stored for edge in self.graph.synced(document) for stored in edge.copied}
+        if not copied:
+            return 0
+        cursor = repository.collection.find(
+            compile_filter(repository.mapping, query), batch_size=1000, session=session
+        )
+        rewritten, batch = 0, list[Document]()
+        async for raw in cursor:
+            batch.append(repository.load(raw))
+            if len(batch) == 1000:
+                rewritten += await sync_copies(self, batch, copied, session)
+                batch = []
+        return rewritten + await sync_copies(self, batch, copied, session)
 
     def __repr__(self) -> str:
         names = ", ".join(document.__name__ for document in self.documents)

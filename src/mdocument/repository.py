@@ -102,7 +102,7 @@ class Repository(Generic[D]):
         if stored != data:
             for name, field in self.mapping.fields.items():
                 if data.get(field.stored) != stored.get(field.stored):
-                    document.__dict__[name] = checked.__dict__[name]
+                    vars(document)[name] = vars(checked)[name]
         return stored
 
     def parse_id(self, value: Any) -> bson.ObjectId:
@@ -239,7 +239,7 @@ class Repository(Generic[D]):
         if "before_delete" in self.hooks:
             await document.before_delete()
         if self.incoming:
-            await self._cascade({STORED_ID: document.id}, session, required=True)
+            await self._cascade({STORED_ID: document.id}, session, ids=[document.id])
         else:
             result = await self.collection.delete_one({STORED_ID: document.id}, session=session)
             if result.deleted_count == 0:
@@ -249,16 +249,26 @@ class Repository(Generic[D]):
             await document.after_delete()
 
     async def _cascade(
-        self, filter: Mapping[str, Any], session: Session | None, *, required: bool = False
+        self,
+        filter: Mapping[str, Any],
+        session: Session | None,
+        *,
+        ids: list[Any] | None = None,
     ) -> int:
+        """Delete the matching documents and apply the rules of the relations to them.
+
+        With ``ids``, those documents are deleted, and they must all exist.
+        """
+
         async def work(in_session: Session | None) -> int:
-            ids = await find_ids(self.collection, filter, in_session)
-            if not ids:
-                if required:
-                    raise self.not_found(filter)
+            roots = ids if ids is not None else await find_ids(self.collection, filter, in_session)
+            if not roots:
                 return 0
-            plan = await plan_delete(self.registry, {self.document: ids}, in_session)
-            return await plan.execute(in_session)
+            plan = await plan_delete(self.registry, {self.document: roots}, in_session)
+            deleted = await plan.execute(in_session)
+            if ids is not None and deleted < len(ids):
+                raise self.not_found(filter)  # inside the transaction: nothing is kept
+            return deleted
 
         return await self.registry.atomic(work, session)
 
@@ -324,8 +334,9 @@ class Repository(Generic[D]):
         if raw is None:
             raise self.not_found({STORED_ID: document.id})
         fresh = self.load(raw)
-        document.__dict__.clear()
-        document.__dict__.update(fresh.__dict__)
+        values = vars(document)
+        values.clear()
+        values.update(vars(fresh))
         object.__setattr__(document, "__pydantic_fields_set__", fresh.__pydantic_fields_set__)
         object.__setattr__(document, "__pydantic_private__", fresh.__pydantic_private__)
 

@@ -18,10 +18,11 @@ Fixtures:
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from pymongo import AsyncMongoClient, monitoring
@@ -161,14 +162,13 @@ def commands() -> CommandRecorder:
     return CommandRecorder()
 
 
-try:
+# The plugin loads wherever mdocument is installed; its async fixtures need pytest-asyncio
+# (in the "test" extra), and without it the plugin only offers the synchronous ones.
+_HAS_PYTEST_ASYNCIO = importlib.util.find_spec("pytest_asyncio") is not None
+if TYPE_CHECKING or _HAS_PYTEST_ASYNCIO:
     import pytest_asyncio
-except ImportError:  # pragma: no cover - the async fixtures need pytest-asyncio
-    _HAS_ASYNC_FIXTURES = False
-else:
-    _HAS_ASYNC_FIXTURES = True
 
-if _HAS_ASYNC_FIXTURES:
+if _HAS_PYTEST_ASYNCIO:
 
     async def _pymongo_database(uri: str, recorder: CommandRecorder) -> AsyncIterator[Any]:
         client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import bson
+from bson.errors import InvalidId
 from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
@@ -30,7 +31,7 @@ def _object_id_from_str(value: str) -> bson.ObjectId:
     if len(value) == 24:
         try:
             return bson.ObjectId(value)
-        except bson.errors.InvalidId:
+        except InvalidId:
             pass
     raise PydanticCustomError(
         "object_id", "Input should be an ObjectId or a string of 24 hexadecimal characters"

@@ -18,8 +18,11 @@ from mdocument import (
     Expression,
     Field,
     KeysetPage,
+    OptionalRef,
     Page,
     QuerySet,
+    Ref,
+    RefList,
     SortKey,
     and_,
     asc,
@@ -49,6 +52,17 @@ class User(Document):
     address: Address | None = None
     home: Address = Address(city="Paris")
     created: datetime.datetime | None = None
+
+
+class Tag(Document):
+    label: str
+
+
+class Post(Document):
+    title: str
+    author_id: Ref[User]
+    reviewer_id: OptionalRef[User] = Field(default=None)
+    tag_ids: RefList[Tag] = Field(default_factory=list)
 
 
 class Card(BaseModel):
@@ -134,3 +148,11 @@ def expressions(text: str) -> None:
     assert_type(desc(User.age), SortKey)
     User.find(raw({"legacy_field": {"$exists": True}}))
     User.find({"age": {"$gt": 3}, "address.city": "Paris"})
+
+
+def references(user: User, tag: Tag) -> None:
+    Post.find(Post.author_id == user.id)
+    Post.find((Post.reviewer_id == None) | (Post.reviewer_id != user.id))  # noqa: E711
+    assert_type(contains(Post.tag_ids, tag.id), Expression)
+    assert_type(in_(Post.author_id, [user.id]), Expression)
+    assert_type(exists(Post.reviewer_id), Expression)
