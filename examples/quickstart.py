@@ -22,10 +22,10 @@ class User(Document):
         indexes = [Index([("karma", -1)])]
 
 
-async def main(uri: str) -> None:
+async def main(uri: str, database: str = "quickstart") -> None:
     client: AsyncMongoClient = AsyncMongoClient(uri)
-    await client.drop_database("quickstart")
-    await init(client["quickstart"], models=[User])  # indexes created, documents bound
+    await client.drop_database(database)
+    await init(client[database], models=[User])  # indexes created, documents bound
 
     ada = await User.create(name="Ada", email="ada@example.com", password_hash="pbkdf2:...")
     others = [User(name=n, email=f"{n}@example.com", password_hash="x") for n in ("Grace", "Alan")]
@@ -47,6 +47,7 @@ async def main(uri: str) -> None:
 
     await ada.delete()
     print("users left:", await User.count())
+    await client.drop_database(database)
     await client.close()
 
 

@@ -61,10 +61,10 @@ class Invoice(Document):  # a user with invoices cannot be deleted
     amount: int
 
 
-async def main(uri: str) -> None:
+async def main(uri: str, database: str = "relations") -> None:
     client: AsyncMongoClient = AsyncMongoClient(uri)
-    await client.drop_database("relations")
-    registry = await init(client["relations"], models=[User, Tag, Profile, Post, Team, Invoice])
+    await client.drop_database(database)
+    registry = await init(client[database], models=[User, Tag, Profile, Post, Team, Invoice])
     print("The relation graph (Mermaid):")
     print(registry.graph.to_mermaid())
 
@@ -110,6 +110,7 @@ async def main(uri: str) -> None:
     await ada.delete()  # cascade: her profile, her posts; her team empties and goes too
     for document in (User, Profile, Post, Team):
         print(f"{document.__name__}s left:", await document.count())
+    await client.drop_database(database)
     await client.close()
 
 

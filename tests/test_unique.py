@@ -153,3 +153,18 @@ def test_a_unique_field_of_mixed_types_that_may_be_empty_is_refused():
 
     with pytest.raises(WrongModelFieldType, match=r"Mixed\.ref"):
         index_models(Mixed.__mdocument_mapping__)
+
+
+async def test_a_duplicate_reported_without_key_pattern_is_named_by_its_index(members):
+    # Servers before MongoDB 4.4 give only the index name, in the message.
+    from pymongo.errors import DuplicateKeyError
+
+    error = DuplicateKeyError(
+        'E11000 duplicate key error collection: db.member index: login_1 dup key: { login: "ada" }',
+        11000,
+        {"code": 11000, "errmsg": 'E11000 ... index: login_1 dup key: { login: "ada" }'},
+    )
+    translated = Member._repository().duplicate_error(error)
+    assert translated.fields == ("login",)
+    assert "ada" not in str(translated)
+    assert "unique field 'login'" in str(translated)

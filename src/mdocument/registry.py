@@ -152,8 +152,7 @@ class Registry:
         replicated = "setName" in hello or hello.get("msg") == "isdbgrid"
         self.supports_transactions = replicated and "logicalSessionTimeoutMinutes" in hello
 
-    async def _create_indexes(self, repository: Repository[Any]) -> None:
-        models = index_models(repository.mapping, self.graph.outgoing(repository.document))
+    async def _create_indexes(self, repository: Repository[Any], models: list[IndexModel]) -> None:
         if not models:
             return
         try:
@@ -172,10 +171,16 @@ class Registry:
     async def prepare(self, *, create_indexes: bool) -> None:
         """Ask the server what it supports and create the indexes of every document."""
         await self._detect_transactions()
+        indexes = {
+            repository: index_models(repository.mapping, self.graph.outgoing(document))
+            for document, repository in self.repositories.items()
+        }
+        for repository, models in indexes.items():
+            repository.index_keys = {
+                model.document["name"]: tuple(model.document["key"]) for model in models
+            }
         if create_indexes:
-            await asyncio.gather(
-                *(self._create_indexes(repository) for repository in self.repositories.values())
-            )
+            await asyncio.gather(*(self._create_indexes(*item) for item in indexes.items()))
 
     def bind(self) -> None:
         """Point every registered class to its repository in this registry."""

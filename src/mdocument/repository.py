@@ -7,6 +7,7 @@ changes only, and turns driver errors into mdocument's. ``Document`` methods del
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -43,6 +44,7 @@ RAW = "_mdocument_raw"
 
 _OBJECT_ID: TypeAdapter[bson.ObjectId] = TypeAdapter(ObjectId)
 _HOOKS = ("before_save", "after_save", "before_delete", "after_delete")
+_INDEX_NAME = re.compile(r"index: (\S+) dup key")
 
 
 class Repository(Generic[D]):
@@ -53,6 +55,8 @@ class Repository(Generic[D]):
         self.document = document
         self.mapping: DocumentMapping = document.__mdocument_mapping__
         self.collection = collection
+        self.index_keys: dict[str, tuple[str, ...]] = {}
+        """Index name → stored key paths, of the indexes init declares for this class."""
         from mdocument.document import Document
 
         # Hooks the class does not override are skipped instead of awaited.
@@ -364,26 +368,31 @@ class Repository(Generic[D]):
             details = duplicates[0]
         key_pattern: Mapping[str, Any] = details.get("keyPattern") or {}
         key_value: Mapping[str, Any] = details.get("keyValue") or {}
+        paths = list(key_pattern)
+        if not paths:
+            # Servers before MongoDB 4.4 name only the index, in the message; its values are
+            # not read from there (the message is no place to parse sensitive values from).
+            index = _INDEX_NAME.search(str(details.get("errmsg", "")))
+            paths = list(self.index_keys.get(index.group(1), ())) if index else []
         mapping = self.mapping
         fields: list[str] = []
         values: dict[str, Any] = {}
-        for stored_path in key_pattern:
+        for stored_path in paths:
             field = mapping.field_of_stored(stored_path.split(".", 1)[0])
-            name = (field.name if field else stored_path) + (
-                stored_path[len(field.stored) :] if field else ""
-            )
+            name = field.name + stored_path[len(field.stored) :] if field else stored_path
             fields.append(name)
             sensitive = mapping.is_sensitive_path(stored_path)
             values[name] = SENSITIVE_PLACEHOLDER if sensitive else key_value.get(stored_path)
-        if not fields:
-            fields, values = ["?"], {"?": SENSITIVE_PLACEHOLDER}
-        value = values[fields[0]] if len(fields) == 1 else values
-        shown = ", ".join(f"{name}={values[name]!r}" for name in fields)
         label = "field" if len(fields) == 1 else "fields"
+        if key_value:
+            shown = ", ".join(f"{name}={values[name]!r}" for name in fields)
+            what = f"a document with {shown} exists already"
+        else:
+            what = "a document with the same values exists already"
         return self.document.DuplicateError(
-            f"{self.document.__name__}: a document with {shown} exists already "
-            f"(unique {label} {', '.join(repr(name) for name in fields)})",
+            f"{self.document.__name__}: {what} "
+            f"(unique {label} {', '.join(repr(name) for name in fields) or 'unknown'})",
             document=self.document,
             fields=fields,
-            value=value,
+            value=values[fields[0]] if len(fields) == 1 else values,
         )

@@ -1,0 +1,60 @@
+"""The README's example and the scripts in examples/ run, and say what they show."""
+
+import importlib.util
+import re
+import sys
+from pathlib import Path
+
+from mdocument.testing import new_database_name
+
+ROOT = Path(__file__).parent.parent
+
+
+def load(path: Path, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+async def test_the_readme_example_runs(mongodb_uri, capsys):
+    code = re.search(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S).group(1)
+    database = new_database_name()
+    code = code.replace(
+        'AsyncMongoClient()["blog"]', f"AsyncMongoClient({mongodb_uri!r})[{database!r}]"
+    )
+    namespace = {"__name__": "readme_example"}
+    exec(compile(code, "README.md", "exec"), namespace)
+    from pymongo import AsyncMongoClient
+
+    try:
+        await namespace["main"]()
+    finally:
+        client = AsyncMongoClient(mongodb_uri)
+        await client.drop_database(database)
+        await client.close()
+    printed = capsys.readouterr().out
+    assert '"name":"Ada Lovelace"' in printed
+    assert "ada@example.com" not in printed
+
+
+async def test_the_quickstart_runs(mongodb_uri, capsys):
+    quickstart = load(ROOT / "examples" / "quickstart.py", "quickstart_example")
+    await quickstart.main(mongodb_uri, new_database_name())
+    printed = capsys.readouterr().out
+    assert "email='***'" in printed
+    assert "ada@example.com" not in printed
+    assert "refused: User: a document with name='Ada' exists already" in printed
+    assert "users left: 2" in printed
+
+
+async def test_the_relations_example_runs(mongodb_uri, capsys):
+    relations = load(ROOT / "examples" / "relations.py", "relations_example")
+    await relations.main(mongodb_uri, new_database_name())
+    printed = capsys.readouterr().out
+    assert "flowchart LR" in printed
+    assert "copy after the rename: Ada Lovelace" in printed
+    assert "reviewer after deleting Grace: None" in printed
+    assert "Posts left: 0" in printed
+    assert "Teams left: 1" in printed
