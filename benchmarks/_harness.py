@@ -172,10 +172,10 @@ class Config:
     """Counts and options of a run (the orchestrator passes them as JSON)."""
 
     tasks: list[str]
-    ops: int = 200
+    ops: int = 150
     bulk: int = 1000
     large_ops: int = 8
-    iterations: int = 5
+    iterations: int = 3
     warmup: int = 1
     data_dir: str | None = None
     db_prefix: str = "bench"

@@ -39,7 +39,7 @@ class Row:
     ops: int
     cpu_us: float  # median CPU time per op (or per document), microseconds
     wall_us: float
-    spread: float  # (max - min) / 2 / median of the CPU samples
+    spread: float  # median absolute deviation of the CPU samples, relative to their median
     cpu_ratio: float | None = None
     cpu_ratio_objects: float | None = None
     wall_ratio: float | None = None
@@ -61,9 +61,8 @@ def summarise(reports: list[dict[str, Any]]) -> list[Row]:
             ops = result["ops"]
             cpu = statistics.median(result["cpu"]) / ops * 1e6
             wall = statistics.median(result["wall"]) / ops * 1e6
-            spread = (
-                (max(result["cpu"]) - min(result["cpu"])) / 2 / statistics.median(result["cpu"])
-            )
+            median = statistics.median(result["cpu"])
+            spread = statistics.median(abs(sample - median) for sample in result["cpu"]) / median
             rows.append(Row(result["task"], result["contender"], ops, cpu, wall, spread))
     by_key = {(row.task, row.contender): row for row in rows if row.error is None}
     for row in rows:

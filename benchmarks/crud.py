@@ -8,7 +8,7 @@ to the raw driver's; wall time is shown for information (on the embedded server,
 speed dominates it). See ``benchmarks/README.md``.
 
     python benchmarks/crud.py --setup-peers       # once: virtual environments of the peer ODMs
-    python benchmarks/crud.py                     # default counts, about 10 minutes on 2 cores
+    python benchmarks/crud.py                     # default counts: 8 to 10 minutes on 2 cores
     python benchmarks/crud.py --quick             # a smoke run
     python benchmarks/crud.py --profile           # cProfile of mdocument's hot paths
 """
@@ -63,12 +63,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--tasks", help=f"comma-separated, among {', '.join(TASKS)} (default: all)")
     parser.add_argument("--skip-large", action="store_true", help="leave out the large_* tasks")
-    parser.add_argument("--ops", type=int, help="operations per iteration (default 200)")
+    parser.add_argument("--ops", type=int, help="operations per iteration (default 150)")
     parser.add_argument(
         "--bulk", type=int, help="documents of insert_many and fetch_all (default 1000)"
     )
     parser.add_argument("--large-ops", type=int, help="large documents per iteration (default 8)")
-    parser.add_argument("--iterations", type=int, help="measured iterations per task (default 5)")
+    parser.add_argument(
+        "--iterations", type=int, help="measured iterations per task and round (default 3)"
+    )
     parser.add_argument("--warmup", type=int, help="warm-up iterations per task (default 1)")
     parser.add_argument(
         "--data-dir",
@@ -87,8 +89,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--rounds",
         type=int,
-        default=1,
-        help="run everything this many times, pooling the samples (default 1)",
+        help="run everything this many times, pooling the samples (default 2, --quick 1)",
     )
     parser.add_argument(
         "--venvs-dir",
@@ -121,11 +122,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     quick = args.quick
     defaults = {
-        "ops": 30 if quick else 200,
+        "ops": 30 if quick else 150,
         "bulk": 100 if quick else 1000,
         "large_ops": 2 if quick else 8,
-        "iterations": 2 if quick else 5,
+        "iterations": 2 if quick else 3,
         "warmup": 1,
+        "rounds": 1 if quick else 2,
     }
     for name, value in defaults.items():
         if getattr(args, name) is None:
@@ -298,6 +300,18 @@ def _progress(round_: int, task: str, name: str, result: dict[str, Any], seconds
     print(f"  [{round_ + 1}] {task:<18} {name:<13} {what}  ({seconds:.1f} s)", file=sys.stderr)
 
 
+def epilogue(pythons: dict[str, str], profile_dir: Path | None) -> None:
+    """The profiles of a profiling run; otherwise the query language's cost."""
+    if profile_dir is not None:
+        print("\nProfiles (cProfile, timed phases only):\n")
+        print(profile_summaries(profile_dir))
+    elif "mdocument" in pythons:
+        # Issue 5's budget: building and compiling a typed query < 5% of a find-by-id.
+        print("\nQuery language cost (benchmarks/query_cost.py):\n", flush=True)
+        script = str(Path(__file__).with_name("query_cost.py"))
+        subprocess.run([sys.executable, script], check=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     names = [name.strip() for name in args.contenders.split(",") if name.strip()]
@@ -356,11 +370,11 @@ def main(argv: list[str] | None = None) -> int:
     rows = summarise(reports)
     order = list(pythons)
     print(
-        f"\nResults ({elapsed:.0f} s). CPU = CPU time of the client process (process_time) per "
-        "unit,\nmedian of the measured iterations; ± = half the min-max range of the CPU samples, "
-        "relative;\n/raw = CPU ratio to raw PyMongo async; /raw+pyd = to PyMongo + plain pydantic "
-        "models;\nwall = elapsed time per unit, for information (the server's speed dominates it)."
-        "\n"
+        f"\nResults ({elapsed:.0f} s).\n"
+        "CPU = CPU time of the client process (process_time) per unit, median of the samples;\n"
+        "± = median absolute deviation of the CPU samples, relative to their median;\n"
+        "/raw = CPU ratio to raw PyMongo async; /raw+pyd = to PyMongo + plain pydantic models;\n"
+        "wall = elapsed time per unit, for information (the server's speed dominates it).\n"
     )
     print(table(rows, order))
     print()
@@ -372,9 +386,7 @@ def main(argv: list[str] | None = None) -> int:
     sources = next((r["data"] for r in reports if r.get("data")), {})
     for file, source in sources.items():
         print(f"data {file}: {source}")
-    if profiled and profile_dir is not None:
-        print("\nProfiles (cProfile, timed phases only):\n")
-        print(profile_summaries(profile_dir))
+    epilogue(pythons, profile_dir if profiled else None)
     if args.json:
         args.json.write_text(
             json.dumps(

@@ -118,3 +118,40 @@ def test_diff_of_nested_lists_and_new_keys():
     assert changes.set == {"a.b.1": 3, "a.d": 4}
     assert changes.unset == {"c": ""}
     assert changes.update_spec() == {"$set": {"a.b.1": 3, "a.d": 4}, "$unset": {"c": ""}}
+
+
+class Flat(Document):
+    name: str
+    hits: int = 0
+
+
+@pytest.mark.parametrize("model", [Flat, Order], ids=["native fields", "nested models"])
+async def test_fields_the_class_does_not_know_are_kept_by_save(database, model):
+    await init(database, models=[model])
+    collection = model._repository().collection
+    if model is Flat:
+        document = await Flat.create(name="a")
+    else:
+        document = await Order.create(customer="Ada", address=Address(city="London"))
+    await collection.update_one(
+        {"_id": document.id}, {"$set": {"legacy": 1, "from_another_app": {"x": 1}}}
+    )
+    loaded = await model.get(document.id)
+    if model is Flat:
+        loaded.hits = 5
+    else:
+        loaded.address.city = "Paris"
+    await loaded.save()
+    stored = await collection.find_one({"_id": document.id})
+    assert stored["legacy"] == 1
+    assert stored["from_another_app"] == {"x": 1}
+
+
+async def test_a_loaded_document_of_native_fields_saves_only_its_change(database, commands):
+    await init(database, models=[Flat])
+    document = await Flat.create(name="a")
+    loaded = await Flat.get(document.id)
+    loaded.hits = 2
+    commands.clear()
+    await loaded.save()
+    assert updates(commands) == [{"$set": {"hits": 2}}]

@@ -100,3 +100,26 @@ async def test_unchanged_extended_values_are_not_resent(samples, commands):
     commands.clear()
     await loaded.save()
     assert commands.count == 0
+
+
+class Plain(Document):
+    name: str
+
+
+async def test_only_collections_with_decimal_fields_decode_decimal128(database):
+    # A decoder sends every reply through the driver's slower decoding: only where needed.
+    await init(database, models=[Sample, Plain])
+    assert Sample._repository().collection.codec_options.type_registry.codecs
+    assert not Plain._repository().collection.codec_options.type_registry.codecs
+
+
+async def test_decimal_in_a_nested_model_is_decoded_too(database):
+    class Price(BaseModel):
+        amount: decimal.Decimal
+
+    class Order(Document):
+        price: Price
+
+    await init(database, models=[Order])
+    order = await Order.create(price=Price(amount=decimal.Decimal("9.99")))
+    assert (await Order.get(order.id)).price.amount == decimal.Decimal("9.99")

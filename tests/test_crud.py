@@ -199,3 +199,23 @@ async def test_datetimes_come_back_timezone_aware_and_equal(database):
     loaded = await Event.get(event.id)
     assert loaded.at == moment
     assert loaded.at.tzinfo is not None
+
+
+async def test_private_attributes_of_a_document_live_beside_the_change_tracking(database):
+    from pydantic import PrivateAttr
+
+    class Cached(Document):
+        name: str
+        _hits: int = PrivateAttr(default=0)
+
+    await init(database, models=[Cached])
+    document = await Cached.create(name="a")
+    document._hits = 3
+    document.name = "b"
+    await document.save()
+    assert document._hits == 3
+    loaded = await Cached.get(document.id)
+    assert loaded._hits == 0
+    loaded.name = "c"
+    await loaded.save()
+    assert (await Cached.get(document.id)).name == "c"

@@ -194,3 +194,21 @@ def test_object_id_type_serializes_to_hex_in_json_and_stays_an_object_id_in_pyth
     schema = Holder.model_json_schema()["properties"]["ref"]
     assert schema["type"] == "string"
     assert schema["pattern"] == "^[0-9a-fA-F]{24}$"
+
+
+def test_a_field_named_like_a_class_method_keeps_both():
+    class Counter(Document):
+        count: int = 0
+        one: str = ""
+
+    counter = Counter(count=3, one="x")
+    assert counter.count == 3
+    assert counter.one == "x"
+    assert callable(Counter.count)
+
+
+def test_a_field_named_like_an_instance_method_is_refused():
+    with pytest.raises(WrongModelFieldType, match=r"Bad\.save: a field cannot be named"):
+
+        class Bad(Document):
+            save: bool = False

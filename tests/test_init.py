@@ -1,6 +1,9 @@
 """init(): registering documents, creating indexes, rebinding to another database."""
 
+import decimal
+
 import pytest
+from pydantic import BaseModel
 
 from mdocument import Document, DocumentException, Field, Index, Registry, init
 from mdocument.testing import new_database_name
@@ -94,3 +97,18 @@ async def test_an_existing_index_with_other_options_is_reported(database):
     )
     with pytest.raises(DocumentException, match="exists with other options"):
         await init(database, models=[City])
+
+
+async def test_a_document_completed_by_init_maps_its_late_annotations(database):
+    class Early(Document):
+        late: "Late | None" = None
+
+    class Late(BaseModel):
+        price: decimal.Decimal
+
+    assert not Early.__pydantic_complete__
+    Early.model_rebuild(_types_namespace={"Late": Late})
+    await init(database, models=[Early])
+    assert Early.__mdocument_mapping__.decimals
+    saved = await Early.create(late=Late(price=decimal.Decimal("1.5")))
+    assert (await Early.get(saved.id)).late.price == decimal.Decimal("1.5")

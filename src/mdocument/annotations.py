@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import datetime
 import types
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Union, get_args, get_origin
 
+import bson
 from pydantic import BaseModel
 
-__all__ = ["Shape", "model_type", "shape_of", "strip_annotated"]
+__all__ = ["Shape", "bson_native", "mentions", "model_type", "shape_of", "strip_annotated"]
 
 _LIST_ORIGINS = (list, tuple, set, frozenset, Sequence)
 _UNION_ORIGINS: tuple[Any, ...] = (Union, types.UnionType)
@@ -54,6 +56,49 @@ def shape_of(annotation: Any) -> Shape:
         item = _without_none(args[0])[0] if args else Any
         return Shape(item=item, many=True, optional=optional)
     return Shape(item=inner, many=False, optional=optional)
+
+
+def mentions(annotation: Any, wanted: type[Any], seen: set[type[BaseModel]] | None = None) -> bool:
+    """Whether a value of ``annotation`` may hold a ``wanted``.
+
+    Looks through containers, unions and nested models.
+    """
+    annotation = strip_annotated(annotation)
+    if isinstance(annotation, type):
+        if issubclass(annotation, wanted):
+            return True
+        if issubclass(annotation, BaseModel):
+            seen = set() if seen is None else seen
+            if annotation in seen:
+                return False
+            seen.add(annotation)
+            return any(
+                mentions(info.annotation, wanted, seen)
+                for info in annotation.__pydantic_fields__.values()
+            )
+        return False
+    return any(mentions(arg, wanted, seen) for arg in get_args(annotation))
+
+
+_NATIVE = (str, int, float, bool, bytes, bson.ObjectId, datetime.datetime, type(None))
+
+
+def bson_native(annotation: Any) -> bool:
+    """Whether values of ``annotation`` are stored by BSON as they are and read back equal.
+
+    Strings, numbers, booleans, bytes, ObjectIds, datetimes and ``None``, and lists and
+    ``dict[str, ...]`` of them. Enums, nested models, ``Decimal``, sets and dates are not.
+    """
+    annotation = strip_annotated(annotation)
+    if annotation in _NATIVE:
+        return True
+    origin = get_origin(annotation)
+    if origin in _UNION_ORIGINS or origin in (list, dict):
+        args = get_args(annotation)
+        if origin is dict and (not args or args[0] is not str):
+            return False
+        return bool(args) and all(bson_native(arg) for arg in args[1 if origin is dict else 0 :])
+    return False
 
 
 def model_type(annotation: Any) -> type[BaseModel] | None:

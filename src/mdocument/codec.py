@@ -16,7 +16,7 @@ import pathlib
 from typing import TYPE_CHECKING, Any, cast
 
 from bson.binary import UuidRepresentation
-from bson.codec_options import CodecOptions, TypeCodec, TypeRegistry
+from bson.codec_options import CodecOptions, TypeDecoder, TypeRegistry
 from bson.decimal128 import Decimal128
 from pydantic import BaseModel, SecretBytes, SecretStr, ValidationError
 from pydantic_core import Url
@@ -42,19 +42,16 @@ _STRINGIFIED = (
 )
 
 
-class _DecimalCodec(TypeCodec):
-    """``Decimal`` ↔ BSON ``decimal128``, both ways, so a ``Decimal`` field reads back as one."""
+class _DecimalDecoder(TypeDecoder):
+    """BSON ``decimal128`` → ``Decimal``, so a ``Decimal`` field reads back as one.
 
-    @property
-    def python_type(self) -> Any:
-        return decimal.Decimal
+    Only the collections of documents with ``Decimal`` fields get it: any decoder sends every
+    reply through the driver's slower, hooked decoding.
+    """
 
     @property
     def bson_type(self) -> Any:
         return Decimal128
-
-    def transform_python(self, value: Any) -> Any:
-        return Decimal128(value)
 
     def transform_bson(self, value: Any) -> Any:
         return value.to_decimal()
@@ -64,6 +61,8 @@ def _fallback_encoder(value: Any) -> Any:
     """BSON form of the values pydantic's Python-mode dump leaves as Python objects."""
     if isinstance(value, enum.Enum):
         return value.value
+    if isinstance(value, decimal.Decimal):
+        return Decimal128(value)
     if isinstance(value, (set, frozenset)):
         return list(cast("set[Any]", value))
     if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
@@ -81,21 +80,25 @@ def _fallback_encoder(value: Any) -> Any:
     return value  # the driver raises InvalidDocument naming the type
 
 
-def codec_options(base: CodecOptions[Any]) -> CodecOptions[dict[str, Any]]:
+def codec_options(
+    base: CodecOptions[Any], *, decimals: bool = False
+) -> CodecOptions[dict[str, Any]]:
     """The codec options of mdocument's collections, derived from the database's own.
 
     Datetimes come back timezone-aware in UTC, so a loaded datetime equals the one saved; UUIDs
-    use the standard representation unless the application chose one.
+    use the standard representation unless the application chose one. ``decimals``: decode
+    ``decimal128`` values into ``Decimal`` (for documents that hold some).
     """
     uuids = base.uuid_representation
     if uuids == UuidRepresentation.UNSPECIFIED:
         uuids = UuidRepresentation.STANDARD
+    decoders = [_DecimalDecoder()] if decimals else []
     return base.with_options(
         document_class=dict,
         tz_aware=True,
         tzinfo=datetime.timezone.utc,
         uuid_representation=uuids,
-        type_registry=TypeRegistry([_DecimalCodec()], fallback_encoder=_fallback_encoder),
+        type_registry=TypeRegistry(decoders, fallback_encoder=_fallback_encoder),
     )
 
 

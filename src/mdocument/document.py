@@ -9,6 +9,7 @@ built once when the class is created.
 from __future__ import annotations
 
 import contextvars
+import warnings
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, overload
 
@@ -17,7 +18,12 @@ import pydantic
 from pydantic import AliasChoices, BaseModel, ConfigDict, PrivateAttr
 from typing_extensions import Self, dataclass_transform
 
-from mdocument.exceptions import DuplicateError, NotFoundError, NotInitializedError
+from mdocument.exceptions import (
+    DuplicateError,
+    NotFoundError,
+    NotInitializedError,
+    WrongModelFieldType,
+)
 from mdocument.fields import Field, field_spec
 from mdocument.mapping import DocumentMapping
 from mdocument.masking import SENSITIVE_PLACEHOLDER, hide_sensitive_schema, masked_repr_args
@@ -52,6 +58,21 @@ C = TypeVar("C", bound="Document")
 # field defaults, and must not be handed field expressions.
 _building: contextvars.ContextVar[bool] = contextvars.ContextVar("_building", default=False)
 
+# A field named like a class method (`count`) is fine: instances read the field, the class
+# keeps the method. One named like an instance method would hide it: `doc.save()` must stay
+# callable, and __pydantic_init_subclass__ refuses those with a clear error.
+_CLASS_METHODS = frozenset(
+    {"create", "get", "one", "many", "find", "count", "insert_many", "prefetch", "aggregate"}
+)
+_INSTANCE_METHODS = frozenset(
+    {"save", "delete", "reload", "fetch", "children", "is_stored", "before_save", "after_save",
+     "before_delete", "after_delete"}
+)  # fmt: skip
+_SHADOWING = (
+    rf'Field name "({"|".join(sorted(_CLASS_METHODS | _INSTANCE_METHODS))})" in ".*" '
+    r"shadows an attribute in parent"
+)
+
 
 class DocumentMeta(_PydanticMeta):
     """Pydantic's model metaclass, plus class-level field access for queries.
@@ -66,7 +87,9 @@ class DocumentMeta(_PydanticMeta):
         def __new__(mcs, *args, **kwargs):  # noqa: D102
             token = _building.set(True)
             try:
-                return super().__new__(mcs, *args, **kwargs)
+                with warnings.catch_warnings():
+                    warnings.filterwarnings("ignore", message=_SHADOWING)
+                    return super().__new__(mcs, *args, **kwargs)
             finally:
                 _building.reset(token)
 
@@ -140,12 +163,22 @@ class Document(BaseModel, metaclass=DocumentMeta):
         description="The document's id, stored as _id.",
     )
 
-    _mdocument_stored: dict[str, Any] | None = PrivateAttr(default=None)
-    _mdocument_raw: bool = PrivateAttr(default=False)
+    # The repository keeps each instance's change-tracking state in `__pydantic_private__` by
+    # hand: declared private attributes would make pydantic initialise them in Python for every
+    # instance, doubling the cost of loading a document.
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
+        hidden = _INSTANCE_METHODS.intersection(cls.__pydantic_fields__)
+        if hidden:
+            name = sorted(hidden)[0]
+            raise WrongModelFieldType(
+                f"{cls.__name__}.{name}: a field cannot be named like the method "
+                f"Document.{name}(); rename it (alias={name!r} keeps the stored name)",
+                document=cls,
+                field=name,
+            )
         cls.__mdocument_mapping__ = DocumentMapping(cls)
         # Per-class errors: `except User.DuplicateError` catches User's (and subclasses') only.
         for error in ("DuplicateError", "NotFoundError"):
@@ -204,7 +237,7 @@ class Document(BaseModel, metaclass=DocumentMeta):
     async def create(cls, *, session: Session | None = None, **fields: Any) -> Self:
         """Build a document from ``fields``, validate it and insert it."""
         document = cls(**fields)
-        await cls._repository().save(document, session)
+        await cls._repository().save(document, session, validated=True)
         return document
 
     @classmethod

@@ -7,6 +7,7 @@ query compiler all read it instead of inspecting the class again.
 
 from __future__ import annotations
 
+import decimal
 import difflib
 import re
 from collections.abc import Mapping
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import AliasChoices, BaseModel
 
-from mdocument.annotations import Shape, model_type, shape_of
+from mdocument.annotations import Shape, bson_native, mentions, model_type, shape_of
 from mdocument.exceptions import RelationNotSet, UnknownModelField, WrongModelFieldType
 from mdocument.fields import FieldSpec, field_spec
 from mdocument.indexes import Index
@@ -168,6 +169,19 @@ class DocumentMapping:
         self.indexes: tuple[Index, ...] = tuple(cast("list[Index]", declared))
         # Computed fields are derived: they are shown in JSON but never stored.
         self.not_stored: set[str] | None = set(document.__pydantic_computed_fields__) or None
+        self.decimals: bool = any(
+            mentions(field.info.annotation, decimal.Decimal) for field in self.fields.values()
+        )
+        """Whether a field may hold a ``Decimal`` (its collection then decodes decimal128)."""
+        self.native_names: frozenset[str] | None = (
+            frozenset(field.stored for field in self.fields.values())
+            if self.not_stored is None
+            and all(bson_native(field.info.annotation) for field in self.fields.values())
+            else None
+        )
+        """The stored names, when every field holds values BSON stores as they are (strings,
+        numbers, ObjectIds, datetimes... and lists or dicts of them): a stored document is then
+        its own stored form, with no validation to normalize it."""
 
     def stored_path(self, path: str) -> str:
         """The stored form of a dotted field path; raises :class:`UnknownModelField`."""

@@ -27,11 +27,12 @@ from mdocument.document import Document
 from mdocument.driver import Database, Driver, Session, driver_of
 from mdocument.exceptions import DocumentException, WrongModelFieldType
 from mdocument.graph import Edge, Graph
+from mdocument.mapping import DocumentMapping
 from mdocument.query import compile_filter
 from mdocument.repository import Repository
 
 if TYPE_CHECKING:
-    from mdocument.mapping import DocumentMapping, FieldMapping
+    from mdocument.mapping import FieldMapping
 
 __all__ = ["Registry", "init"]
 
@@ -131,13 +132,15 @@ class Registry:
         self.graph = Graph(self.documents)
         """The relations between the registered documents."""
         self.supports_transactions = False
-        options = codec_options(database.codec_options)
         self.repositories: dict[type[Document], Repository[Any]] = {
             document: Repository(
                 self,
                 document,
                 database.get_collection(
-                    document.__mdocument_mapping__.collection, codec_options=options
+                    document.__mdocument_mapping__.collection,
+                    codec_options=codec_options(
+                        database.codec_options, decimals=document.__mdocument_mapping__.decimals
+                    ),
                 ),
             )
             for document in self.documents
@@ -258,6 +261,11 @@ def _check_documents(models: Iterable[Any]) -> list[type[Document]]:
             )
         if not model.__pydantic_complete__:
             model.model_rebuild()
+        if any(
+            field.info is not model.__pydantic_fields__.get(name)
+            for name, field in mapping.fields.items()
+        ):  # a rebuild replaced the field infos the mapping was built from
+            mapping = model.__mdocument_mapping__ = DocumentMapping(model)
         other = collections.setdefault(mapping.collection, model)
         if other is not model:
             raise DocumentException(

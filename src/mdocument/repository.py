@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import bson
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from mdocument.batching import find_by_ids, find_ids
@@ -43,6 +43,17 @@ STORED = "_mdocument_stored"
 RAW = "_mdocument_raw"
 
 _OBJECT_ID: TypeAdapter[bson.ObjectId] = TypeAdapter(ObjectId)
+
+
+def _set_state(document: BaseModel, stored: dict[str, Any] | None, *, raw: bool) -> None:
+    private = document.__pydantic_private__
+    if private is None:  # the class declares no private attributes of its own
+        object.__setattr__(document, "__pydantic_private__", {STORED: stored, RAW: raw})
+    else:
+        private[STORED] = stored
+        private[RAW] = raw
+
+
 _HOOKS = ("before_save", "after_save", "before_delete", "after_delete")
 _INDEX_NAME = re.compile(r"index: (\S+) dup key")
 
@@ -69,29 +80,27 @@ class Repository(Generic[D]):
     def load(self, raw: dict[str, Any]) -> D:
         """An instance from a stored document (the raw dict is kept as the change baseline)."""
         document: D = decode(self.mapping, raw)
-        private = document.__pydantic_private__
-        assert private is not None
-        private[STORED] = raw
-        private[RAW] = True
+        _set_state(document, raw, raw=True)
         return document
 
     def stored_form(self, document: D) -> dict[str, Any] | None:
         """The stored form of ``document`` at its last load or save; ``None`` if never stored."""
         private = document.__pydantic_private__
-        assert private is not None
-        stored: dict[str, Any] | None = private[STORED]
-        if stored is not None and private[RAW]:
-            # Normalized lazily: loading stays one validation, only a save pays for this.
-            stored = encode(decode(self.mapping, stored), self.mapping)
-            private[STORED] = stored
-            private[RAW] = False
+        if private is None:
+            return None
+        stored: dict[str, Any] | None = private.get(STORED)
+        if stored is not None and private.get(RAW):
+            stored = self._normalized(stored)
+            _set_state(document, stored, raw=False)
         return stored
 
-    def _remember(self, document: D, stored: dict[str, Any] | None) -> None:
-        private = document.__pydantic_private__
-        assert private is not None
-        private[STORED] = stored
-        private[RAW] = False
+    def _normalized(self, raw: dict[str, Any]) -> dict[str, Any]:
+        # Done lazily: loading stays one validation, only a save after a load pays for this.
+        names = self.mapping.native_names
+        if names is not None and names <= raw.keys():
+            # Every field holds a BSON-native value: the raw value is the stored form already.
+            return {name: raw[name] for name in names}
+        return encode(decode(self.mapping, raw), self.mapping)
 
     def checked_form(self, document: D) -> dict[str, Any]:
         """Validate ``document`` as a whole and return its stored form.
@@ -149,7 +158,7 @@ class Repository(Generic[D]):
         """The relations of other documents that refer to this one."""
         return self.registry.graph.incoming(self.document)
 
-    async def save(self, document: D, session: Session | None) -> None:
+    async def save(self, document: D, session: Session | None, *, validated: bool = False) -> None:
         """Insert a new document, or send the paths that changed since it was loaded or saved.
 
         References are checked before the write (only those that changed); copies of this
@@ -157,7 +166,9 @@ class Repository(Generic[D]):
         """
         if "before_save" in self.hooks:
             await document.before_save()
-        stored = self.checked_form(document)
+            validated = False  # the hook may have changed anything
+        # A document its constructor has just validated needs no second validation.
+        stored = encode(document, self.mapping) if validated else self.checked_form(document)
         baseline = self.stored_form(document)
         if baseline is None:
             await check_references(self.registry, self.outgoing, [(document, stored)], session)
@@ -171,7 +182,7 @@ class Repository(Generic[D]):
                 changes = diff(baseline, stored)  # refreshed copies may differ from the input
             if changes:
                 await self._update(document, changes.update_spec(), touched, session)
-        self._remember(document, stored)
+        _set_state(document, stored, raw=False)
         if "after_save" in self.hooks:
             await document.after_save()
 
@@ -225,7 +236,7 @@ class Repository(Generic[D]):
                 await self._undo_partial_insert(stored, session)
             raise
         for document, form in zip(batch, stored, strict=True):
-            self._remember(document, form)
+            _set_state(document, form, raw=False)
         if "after_save" in self.hooks:
             for document in batch:
                 await document.after_save()
@@ -248,7 +259,7 @@ class Repository(Generic[D]):
             result = await self.collection.delete_one({STORED_ID: document.id}, session=session)
             if result.deleted_count == 0:
                 raise self.not_found({STORED_ID: document.id})
-        self._remember(document, None)
+        _set_state(document, None, raw=False)
         if "after_delete" in self.hooks:
             await document.after_delete()
 
