@@ -1,96 +1,24 @@
 """The FastAPI example app, driven over HTTP against the real server, and mdocument.fastapi."""
 
-import importlib
+import base64
+import datetime
 import json
 import logging
-import sys
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
+import bson
 import httpx
 import pytest
 from fastapi import FastAPI, HTTPException
+from pydantic import BaseModel
 from pymongo import AsyncMongoClient
 from pymongo.errors import InvalidOperation
 
-from mdocument import DeleteRestricted, DocumentDoesntExist
+from blog_client import AuthorCard, Blog, Post, User, blog, passwords, serve
+from mdocument import DeleteRestricted, DocumentDoesntExist, InvalidPageToken, WrongValueType
 from mdocument.fastapi import add_exception_handlers, get_or_404, lifespan, public_errors
 from mdocument.testing import new_database_name
-
-
-def example(name: str) -> Any:
-    """A module of examples/fastapi_app, importable however pytest was started."""
-    root = str(Path(__file__).resolve().parents[1])
-    if root not in sys.path:
-        sys.path.insert(0, root)
-    return importlib.import_module(f"examples.fastapi_app.{name}")
-
-
-blog = example("app")
-models = example("models")
-passwords = example("passwords")
-User = models.User
-Post = models.Post
-
-
-class Blog:
-    """An HTTP client of the app that remembers every response body and every secret sent."""
-
-    def __init__(self) -> None:
-        self.http: httpx.AsyncClient
-        self.secrets: set[str] = set()
-        self.bodies: list[str] = []
-
-    async def remember(self, response: httpx.Response) -> None:
-        await response.aread()
-        self.bodies.append(response.text)
-
-    def secret(self, value: str) -> str:
-        self.secrets.add(value)
-        return value
-
-    async def signup(self, name: str, **fields: Any) -> dict[str, Any]:
-        body = {
-            "name": name,
-            "email": self.secret(f"{name}.s3cret@example.org"),
-            "password": self.secret(f"pw-{name}-s3cret"),
-            **fields,
-        }
-        response = await self.http.post("/users", json=body)
-        assert response.status_code == 201, response.text
-        return response.json()
-
-    async def post(self, author: dict[str, Any], title: str, **fields: Any) -> dict[str, Any]:
-        response = await self.http.post(
-            "/posts", json={"title": title, "author_id": author["id"], **fields}
-        )
-        assert response.status_code == 201, response.text
-        return response.json()
-
-    def assert_no_secret_was_sent_back(self) -> None:
-        assert self.bodies
-        for body in self.bodies:
-            for secret in self.secrets:
-                assert secret not in body
-
-
-async def serve(database: Any) -> AsyncIterator[Blog]:
-    app = blog.create_app(database)
-    async with app.router.lifespan_context(app):
-        client = Blog()
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://blog.test",
-            event_hooks={"response": [client.remember]},
-        ) as http:
-            client.http = http
-            yield client
-            # Every stored hash is a secret too: none was ever sent back either.
-            async for user in User.find():
-                client.secret(user.password_hash)
-                client.secret(user.email)
-            client.assert_no_secret_was_sent_back()
 
 
 @pytest.fixture
@@ -263,6 +191,7 @@ async def test_create_and_read_a_post(api):
     post = await api.post(ada, "  Notes on the engine ", body="...", tags=["math"])
     assert post["title"] == "Notes on the engine"
     assert post["author_id"] == ada["id"]
+    assert post["author"] == {"id": ada["id"], "name": "ada"}  # the card: public fields only
     assert post["tags"] == ["math"]
     assert post["published"].endswith("Z")
     response = await api.http.get(f"/posts/{post['id']}")
@@ -310,6 +239,148 @@ async def test_patch_and_delete_a_post(api):
 
 def bob_id() -> str:
     return "5eb7cf5a86d9755df3a6c593"
+
+
+async def test_renaming_a_user_renames_them_in_their_posts(api):
+    ada, bob = await api.signup("ada"), await api.signup("bob")
+    first, second = await api.post(ada, "Notes"), await api.post(ada, "Sketch")
+    other = await api.post(bob, "Compilers")
+    response = await api.http.patch(f"/users/{ada['id']}", json={"name": "lovelace"})
+    assert response.status_code == 200
+    page = (await api.http.get("/posts", params={"author_id": ada["id"]})).json()
+    assert {post["id"] for post in page["items"]} == {first["id"], second["id"]}
+    assert [post["author"] for post in page["items"]] == [{"id": ada["id"], "name": "lovelace"}] * 2
+    assert (await api.http.get(f"/posts/{first['id']}")).json() == {
+        **first,
+        "author": {"id": ada["id"], "name": "lovelace"},
+    }
+    assert (await api.http.get(f"/posts/{other['id']}")).json() == other  # bob's is untouched
+    found = (await api.http.get("/posts/search", params={"author": "lovelace"})).json()
+    assert found["total"] == 2
+    assert (await api.http.get("/posts/search", params={"author": "ada"})).json()["total"] == 0
+
+
+async def test_a_change_to_fields_the_card_does_not_copy_leaves_the_posts_alone(api, commands):
+    ada = await api.signup("ada")
+    post = await api.post(ada, "Notes")
+    commands.clear()
+    response = await api.http.patch(f"/users/{ada['id']}", json={"bio": "Countess"})
+    assert response.status_code == 200
+    assert [command["update"] for command in commands.of("update")] == ["users"]
+    assert (await api.http.get(f"/posts/{post['id']}")).json() == post
+
+
+async def test_deleting_a_user_deletes_their_posts(api):
+    ada, bob = await api.signup("ada"), await api.signup("bob")
+    hers = [await api.post(ada, f"ada {number}") for number in range(3)]
+    his = await api.post(bob, "bob 0")
+    assert (await api.http.delete(f"/users/{ada['id']}")).status_code == 204
+    for post in hers:
+        assert (await api.http.get(f"/posts/{post['id']}")).status_code == 404
+    page = (await api.http.get("/posts")).json()
+    assert [post["id"] for post in page["items"]] == [his["id"]]
+    assert page["total"] == 1
+    assert (await api.http.get(f"/posts/{his['id']}")).json() == his
+
+
+# -- the keyset feed ---------------------------------------------------------------------------
+
+
+START = datetime.datetime(2024, 5, 1, tzinfo=datetime.timezone.utc)
+
+
+async def publish(author: dict[str, Any], hours: list[int]) -> list[str]:
+    """Posts by ``author`` published ``hours`` after START (equal hours: equal dates), as ids."""
+    user = await User.get(author["id"])
+    posts = await Post.insert_many(
+        [
+            Post(
+                title=f"post {number}",
+                author_id=user.id,
+                author=AuthorCard.of(user),
+                published=START + datetime.timedelta(hours=hour),
+            )
+            for number, hour in enumerate(hours)
+        ]
+    )
+    return [str(post.id) for post in posts]
+
+
+async def read_feed(api: Blog, limit: int) -> list[dict[str, Any]]:
+    """Every page of the feed, following the tokens."""
+    pages = [(await api.http.get("/posts/feed", params={"limit": limit})).json()]
+    while pages[-1]["next_token"] is not None:
+        after = pages[-1]["next_token"]
+        response = await api.http.get("/posts/feed", params={"limit": limit, "after": after})
+        assert response.status_code == 200, response.text
+        pages.append(response.json())
+        assert len(pages) < 20
+    return pages
+
+
+async def test_the_feed_of_no_post_is_one_empty_last_page(api):
+    response = await api.http.get("/posts/feed")
+    assert response.status_code == 200
+    assert response.json() == {"items": [], "size": 20, "next_token": None}
+
+
+@pytest.mark.parametrize(
+    ("hours", "sizes"),
+    [
+        ([0, 1, 2, 3, 4, 5], [3, 3]),  # an exact multiple: no empty page at the end
+        ([0, 1, 1, 1, 2, 3, 3], [3, 3, 1]),  # a last partial page, and equal dates
+        ([5, 5, 5, 5, 5], [3, 2]),  # every date equal: the id breaks the ties
+        ([0, 1], [2]),  # one page, exactly full
+    ],
+)
+async def test_the_feed_pages_newest_first_at_the_boundaries(api, hours, sizes):
+    ada = await api.signup("ada")
+    ids = await publish(ada, hours)
+    pages = await read_feed(api, limit=3 if len(hours) > 2 else 2)
+    assert [len(page["items"]) for page in pages] == sizes
+    assert pages[-1]["next_token"] is None
+    seen = [post for page in pages for post in page["items"]]
+    # Newest first, equal dates in the order of their ids; every post once.
+    expected = sorted(
+        zip(hours, ids, strict=True), key=lambda pair: (-pair[0], bson.ObjectId(pair[1]))
+    )
+    assert [post["id"] for post in seen] == [post_id for _, post_id in expected]
+    assert {post["author"]["name"] for post in seen} == {"ada"}
+
+
+async def test_a_post_published_between_two_pages_does_not_shift_the_feed(api):
+    ada = await api.signup("ada")
+    ids = await publish(ada, [4, 3, 2, 1])
+    first = (await api.http.get("/posts/feed", params={"limit": 2})).json()
+    await publish(ada, [10])  # newer than every post: it belongs before the first page
+    after = first["next_token"]
+    second = (await api.http.get("/posts/feed", params={"limit": 2, "after": after})).json()
+    assert [post["id"] for post in first["items"] + second["items"]] == ids
+    assert second["next_token"] is None
+
+
+def tampered(token: str) -> list[str]:
+    """Tokens a client could make from a real one, and some it could make up."""
+    data = bson.decode(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    data["v"][0] = {"$ne": None}  # a well-formed token that holds an operator
+    forged = base64.urlsafe_b64encode(bson.encode(data)).decode().rstrip("=")
+    flipped = token[:12] + ("A" if token[12] != "A" else "B") + token[13:]
+    return [token[:-4], flipped, forged, token + "AAAA", '{"$ne": null}', "@@@@", ""]
+
+
+async def test_an_altered_feed_token_is_a_400_that_does_not_show_it(api):
+    ada = await api.signup("ada")
+    await publish(ada, [1, 2, 3])
+    token = (await api.http.get("/posts/feed", params={"limit": 1})).json()["next_token"]
+    for bad in tampered(token):
+        response = await api.http.get("/posts/feed", params={"limit": 1, "after": bad})
+        assert response.status_code == 400, (bad, response.text)
+        assert response.json()["detail"].startswith("Post: the page token ")
+        if len(bad) > 4:
+            assert bad not in response.text
+        assert "post 0" not in response.text
+    response = await api.http.get("/posts/feed", params={"after": "A" * 513})
+    assert response.status_code == 422  # longer than any token of this feed
 
 
 # -- OpenAPI -----------------------------------------------------------------------------------
@@ -411,7 +482,39 @@ def helpers_app(database: Any) -> FastAPI:
     async def get_user(user_id: str) -> Any:
         return await get_or_404(User, user_id)
 
+    @app.get("/users-by-email")
+    async def users_by_email(email: str) -> Any:
+        return await User.many(User.email == email)  # checked against the Email pattern
+
+    @app.get("/users-sorted")
+    async def users_sorted(by: str) -> Any:
+        return await User.find().sort(by).to_list()
+
+    @app.get("/users-where")
+    async def users_where(field: str, value: str) -> Any:
+        return await User.many({field: value})
+
+    @app.get("/user-names")
+    async def user_names() -> Any:
+        return await User.find().project(NameOnly).to_list()
+
+    @app.get("/user-total")
+    async def user_total() -> Any:
+        return await User.aggregate([{"$group": {"_id": None, "count": {"$sum": 1}}}], NameOnly)
+
+    @app.get("/page-of-users")
+    async def page_of_users(after: str) -> Any:
+        return await User.find().sort("name").keyset(after=after)
+
+    @app.get("/raise-invalid-page-token")
+    async def raise_invalid_page_token() -> Any:
+        raise InvalidPageToken("User: the page token is not valid", document=User)
+
     return app
+
+
+class NameOnly(BaseModel):
+    name: str
 
 
 @pytest.fixture
@@ -458,6 +561,61 @@ async def test_get_or_404_parses_a_string_id(helpers):
     with pytest.raises(HTTPException) as caught:
         await get_or_404(User, "nope")
     assert caught.value.status_code == 422
+
+
+async def test_a_value_from_the_request_that_does_not_fit_its_field_is_422(helpers):
+    response = await helpers.get("/users-by-email", params={"email": "no-at-sign-s3cret"})
+    assert response.status_code == 422
+    assert response.json()["detail"].startswith("User.email: *** does not fit the field")
+    assert "s3cret" not in response.text  # a sensitive field's value is masked
+    # A value whose text looks like the errors about stored documents is still the client's.
+    lookalike = "User 1 in collection 'users': stored value x@y.z"
+    response = await helpers.get("/users-by-email", params={"email": lookalike})
+    assert response.status_code == 422
+
+
+@pytest.mark.parametrize("by", ["$where", "nope", "-password", "name.$ne", "email.x"])
+async def test_a_sort_key_from_the_request_that_is_not_a_field_is_422(helpers, by):
+    response = await helpers.get("/users-sorted", params={"by": by})
+    assert response.status_code == 422
+    assert response.json()["detail"].startswith("User")
+    assert (await helpers.get("/users-sorted", params={"by": "-name"})).status_code == 200
+
+
+async def test_a_dict_query_key_from_the_request_that_is_not_a_field_is_422(helpers):
+    response = await helpers.get("/users-where", params={"field": "nmae", "value": "ada"})
+    assert response.status_code == 422
+    assert "did you mean 'name'?" in response.json()["detail"]
+    response = await helpers.get("/users-where", params={"field": "name", "value": "ada"})
+    assert (response.status_code, response.json()) == (200, [])
+
+
+async def test_an_invalid_page_token_is_400_without_the_token(helpers):
+    response = await helpers.get("/raise-invalid-page-token")
+    assert (response.status_code, response.json()) == (
+        400,
+        {"detail": "User: the page token is not valid"},
+    )
+    response = await helpers.get("/page-of-users", params={"after": "tampered-t0ken-s3cret"})
+    assert response.status_code == 400
+    assert "s3cret" not in response.text
+
+
+async def test_stored_data_that_does_not_fit_its_class_stays_a_500(helpers, mongodb_database):
+    # Written by another program: a name that is not a string. The client did nothing wrong.
+    inserted = await mongodb_database["users"].insert_one(
+        {"name": 7, "email": "e@x.org", "password_hash": "h", "bio": "", "joined": None}
+    )
+    for path in (f"/get/{inserted.inserted_id}", "/user-names", "/user-total"):
+        response = await helpers.get(path)
+        assert response.status_code == 500, (path, response.text)
+        assert response.text == "Internal Server Error"
+    with pytest.raises(WrongValueType) as stored:
+        await User.get(inserted.inserted_id)
+    assert stored.value.stored
+    with pytest.raises(WrongValueType) as given:
+        await User.get("nope")
+    assert not given.value.stored
 
 
 async def test_lifespan_with_a_uri_owns_its_client(mongodb_uri):

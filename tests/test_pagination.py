@@ -1,4 +1,4 @@
-"""Pagination by page number and by keyset, tested at the page boundaries on both drivers."""
+"""Pagination by offset/limit and by keyset, tested at the page boundaries on both drivers."""
 
 import base64
 import datetime
@@ -17,6 +17,7 @@ from mdocument import (
     desc,
     init,
 )
+from mdocument.testing import FailPoint
 
 
 class Item(Document):
@@ -37,64 +38,135 @@ async def insert(count, **fields):
     return await Item.insert_many([Item(rank=i, **fields) for i in range(count)])
 
 
-# -- by page number -----------------------------------------------------------------------------
+# -- by offset and limit ------------------------------------------------------------------------
 
 
-async def test_an_empty_collection_has_one_empty_page_and_no_pages(items):
-    page = await Item.find().paginate(page=1, size=10)
-    assert page == Page(items=[], total=0, page=1, size=10, pages=0)
+async def test_an_empty_collection_has_an_empty_page_with_a_zero_total(items):
+    page = await Item.find().paginate(offset=0, limit=10)
+    assert page == Page(items=[], total=0, offset=0, limit=10)
 
 
-async def test_an_exact_multiple_of_the_page_size_fills_every_page(items):
+async def test_an_exact_multiple_of_the_limit_fills_every_page(items):
     await insert(20)
-    first = await Item.find().sort(asc(Item.rank)).paginate(page=1, size=10)
-    last = await Item.find().sort(asc(Item.rank)).paginate(page=2, size=10)
-    assert (first.total, first.pages, last.pages) == (20, 2, 2)
+    query = Item.find().sort(asc(Item.rank))
+    first = await query.paginate(offset=0, limit=10)
+    last = await query.paginate(offset=10, limit=10)
     assert [item.rank for item in first.items] == list(range(10))
     assert [item.rank for item in last.items] == list(range(10, 20))
-    beyond = await Item.find().sort(asc(Item.rank)).paginate(page=3, size=10)
-    assert beyond.items == []
-    assert beyond.total == 20
+    assert (first.total, first.offset, last.total, last.offset) == (20, 0, 20, 10)
+    after_the_last = await query.paginate(offset=20, limit=10)  # where a client would go next
+    assert after_the_last == Page(items=[], total=20, offset=20, limit=10)
 
 
 async def test_the_last_page_is_partial(items):
     await insert(23)
-    page = await Item.find().sort(desc(Item.rank)).paginate(page=3, size=10)
+    page = await Item.find().sort(desc(Item.rank)).paginate(offset=20, limit=10)
     assert [item.rank for item in page.items] == [2, 1, 0]
-    assert (page.total, page.page, page.size, page.pages) == (23, 3, 10, 3)
+    assert (page.total, page.offset, page.limit) == (23, 20, 10)
+
+
+async def test_an_offset_need_not_be_a_multiple_of_the_limit(items):
+    await insert(10)
+    page = await Item.find().sort(asc(Item.rank)).paginate(offset=3, limit=4)
+    assert [item.rank for item in page.items] == [3, 4, 5, 6]
+
+
+async def test_an_offset_past_the_end_is_an_empty_page_with_the_total(items):
+    await insert(5)
+    for offset in (5, 6, 1000):
+        page = await Item.find().sort(asc(Item.rank)).paginate(offset=offset, limit=2)
+        assert page == Page(items=[], total=5, offset=offset, limit=2)
 
 
 async def test_duplicate_sort_values_never_repeat_or_skip_across_pages(items, commands):
     await Item.insert_many([Item(rank=i % 3) for i in range(11)])
     seen = []
-    for number in (1, 2, 3):
-        page = await Item.find().sort(asc(Item.rank)).paginate(page=number, size=4)
+    for offset in (0, 4, 8):
+        page = await Item.find().sort(asc(Item.rank)).paginate(offset=offset, limit=4)
         seen.extend(page.items)
     assert commands.of("find")[-1]["sort"] == {"rank": 1, "_id": 1}  # _id breaks the ties
     assert sorted(item.id for item in seen) == sorted(item.id for item in await Item.many())
     assert [item.rank for item in seen] == sorted(item.rank for item in seen)
 
 
-async def test_page_numbers_count_with_the_filter(items):
+async def test_the_total_and_the_page_follow_the_filter(items, commands):
     await insert(12)
-    page = await Item.find(Item.rank >= 5).sort(asc(Item.rank)).paginate(page=2, size=5)
+    commands.clear()
+    page = await Item.find(Item.rank >= 5).sort(asc(Item.rank)).paginate(offset=5, limit=5)
     assert [item.rank for item in page.items] == [10, 11]
-    assert (page.total, page.pages) == (7, 2)
+    assert page.total == 7
+    find = commands.of("find")[0]
+    assert (find["filter"], find["skip"], find["limit"]) == ({"rank": {"$gte": 5}}, 5, 5)
+
+
+async def test_the_count_and_the_page_are_read_concurrently(items, database, commands):
+    client = database.client
+    if not await FailPoint.available(client):
+        pytest.skip("the server has no configureFailPoint (mongod needs enableTestCommands)")
+    await insert(3)
+    # Each of the two reads is held 300 ms on the server: read one after the other, the first
+    # would be answered before the second is sent.
+    await client.admin.command(
+        {
+            "configureFailPoint": "failCommand",
+            "mode": {"times": 2},
+            "data": {
+                "failCommands": ["find", "aggregate"],
+                "blockConnection": True,
+                "blockTimeMS": 300,
+            },
+        }
+    )
+    order: list[str] = []
+    record = commands.started
+
+    def started(event):
+        record(event)
+        order.append(f"sent {event.command_name}")
+
+    commands.started = started  # the client's listener: it sees the driver's command events
+    commands.succeeded = lambda event: order.append(f"answered {event.command_name}")
+    try:
+        page = await Item.find().paginate(limit=2)
+    finally:
+        await client.admin.command({"configureFailPoint": "failCommand", "mode": "off"})
+    assert (len(page.items), page.total) == (2, 3)
+    assert sorted(order[:2]) == ["sent aggregate", "sent find"], order
+
+
+async def test_paginate_in_a_session_sends_both_reads_in_it(items, database, commands):
+    session = database.client.start_session()
+    session = await session if hasattr(session, "__await__") else session  # Motor: a coroutine
+    try:
+        await insert(3)
+        commands.clear()
+        page = await Item.find(session=session).sort(asc(Item.rank)).paginate(limit=2)
+        assert ([item.rank for item in page.items], page.total) == ([0, 1], 3)
+        # count_documents is an aggregate command; the session runs it first, then the page.
+        assert commands.names == ["aggregate", "find"]
+        assert {event.command["lsid"]["id"] for event in commands.events} == {
+            session.session_id["id"]
+        }
+    finally:
+        await session.end_session()
 
 
 async def test_paginate_refuses_bad_arguments(items):
-    with pytest.raises(ValueError, match="page >= 1"):
-        await Item.find().paginate(page=0)
-    with pytest.raises(ValueError, match="size >= 1"):
-        await Item.find().paginate(size=0)
+    with pytest.raises(ValueError, match="offset >= 0"):
+        await Item.find().paginate(offset=-1)
+    with pytest.raises(ValueError, match="limit >= 1"):
+        await Item.find().paginate(limit=0)
     with pytest.raises(ValueError, match="skip\\(\\) and limit\\(\\)"):
         await Item.find().limit(3).paginate()
+    with pytest.raises(ValueError, match="skip\\(\\) and limit\\(\\)"):
+        await Item.find().skip(3).paginate()
 
 
 def test_a_page_is_a_response_model():
     schema = Page[Item].model_json_schema()
-    assert {"items", "total", "page", "size", "pages"} <= set(schema["properties"])
-    dumped = Page(items=[Item(rank=1, secret="s")], total=1, page=1, size=1, pages=1).model_dump(
+    assert set(schema["properties"]) == {"items", "total", "offset", "limit"}
+    assert schema["properties"]["total"]["description"] == "How many results match, over all pages."
+    dumped = Page(items=[Item(rank=1, secret="s")], total=1, offset=0, limit=1).model_dump(
         mode="json"
     )
     assert dumped["items"][0]["secret"] == "***"

@@ -88,7 +88,7 @@ async def test_projected_results_in_every_reading_method(users):
     cards = User.find().sort(desc(User.age)).project(Card)
     assert [card.name async for card in cards] == ["Grace", "Ada"]
     assert await cards.first() == Card(name="Grace", age=85)
-    page = await cards.paginate(page=1, size=1)
+    page = await cards.paginate(offset=0, limit=1)
     assert page.items == [Card(name="Grace", age=85)]
     keyset = await cards.keyset(size=1)
     assert keyset.items == [Card(name="Grace", age=85)]

@@ -265,3 +265,19 @@ async def test_bulk_delete_deletes_the_matches_with_their_cascades(posts):
     assert await Post.count() == 2
     with pytest.raises(ValueError, match="applies to every match"):
         await Post.find().skip(1).delete()
+
+
+async def test_positional_segments_are_refused_outside_updates(database):
+    from mdocument import UnknownModelField
+
+    class Tagged(Document):
+        tags: list[str] = []
+
+    await init(database, models=[Tagged])
+    with pytest.raises(UnknownModelField, match="updates only"):
+        await Tagged.find({"tags.$": "x"}).to_list()
+    with pytest.raises(UnknownModelField, match="updates only"):
+        Tagged.find().sort("tags.$[]")
+    with pytest.raises(UnknownModelField, match="updates only"):
+        Tagged.find(Tagged.tags["$"] == "x")
+    assert await Tagged.find({"tags.0": "x"}).to_list() == []

@@ -1,7 +1,11 @@
 """The blog API: users and posts, each with create, read, list, partial update and delete.
 
 Every endpoint returns documents directly (``response_model=User``): sensitive values come out
-as ``"***"``. ``create_app`` builds the app on a database or a URI; ``app`` is the one that
+as ``"***"``. Lists are offset/limit pages with the total (``mdocument.Page``); the feed is a
+keyset page (``mdocument.KeysetPage``) that follows an opaque token. The searches build queries
+from request input: values are compared with typed field expressions or put in a dict query by
+name, so a value is always a value, and a sort key from the request must name a field.
+``create_app`` builds the app on a database or a URI; ``app`` is the one that
 ``uvicorn examples.fastapi_app.app:app`` serves, on ``$MONGODB_URI`` (database ``$MONGODB_DB``).
 """
 
@@ -12,13 +16,23 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Response, status
 
-from mdocument import ObjectId
-from mdocument.fastapi import Page, add_exception_handlers, get_or_404, lifespan, paginate
+from mdocument import Document, Expression, KeysetPage, ObjectId, Page, and_, contains
+from mdocument.fastapi import add_exception_handlers, get_or_404, lifespan
 
-from .models import Login, Post, PostCreate, PostUpdate, User, UserCreate, UserUpdate
+from .models import (
+    AuthorCard,
+    Login,
+    Post,
+    PostCreate,
+    PostSearch,
+    PostUpdate,
+    User,
+    UserCreate,
+    UserUpdate,
+)
 from .passwords import hash_password, verify_password
 
-MODELS = [User, Post]
+MODELS: list[type[Document]] = [User, Post]
 
 Offset = Annotated[int, Query(ge=0, description="How many items to skip.")]
 Limit = Annotated[int, Query(ge=1, le=100, description="The largest number of items to return.")]
@@ -39,7 +53,7 @@ async def create_user(data: UserCreate) -> User:
 
 @users.get("", response_model=Page[User])
 async def list_users(offset: Offset = 0, limit: Limit = 20) -> Page[User]:
-    return await paginate(User.find().sort("name"), offset=offset, limit=limit)
+    return await User.find().sort("name").paginate(offset=offset, limit=limit)
 
 
 @users.get("/{user_id}", response_model=User)
@@ -78,9 +92,11 @@ async def login(data: Login) -> User:
 
 @posts.post("", response_model=Post, status_code=status.HTTP_201_CREATED)
 async def create_post(data: PostCreate) -> Post:
-    if not await User.find({"id": data.author_id}).exists():
+    author = await User.get(data.author_id)
+    if author is None:
         raise HTTPException(422, detail=f"author_id: there is no User {data.author_id}")
-    return await Post.create(**data.model_dump())
+    # mdocument checks the reference again as it writes (a 422 if the user was deleted since).
+    return await Post.create(**data.model_dump(), author=AuthorCard.of(author))
 
 
 @posts.get("", response_model=Page[Post])
@@ -94,9 +110,68 @@ async def list_posts(
     if author_id is not None:
         query["author_id"] = author_id
     if tag is not None:
-        query["tags"] = tag
+        query["tags"] = tag  # a query string value is text: it cannot hold an operator
     newest_first = Post.find(query).sort("-published", "-id")
-    return await paginate(newest_first, offset=offset, limit=limit)
+    return await newest_first.paginate(offset=offset, limit=limit)
+
+
+@posts.get("/feed", response_model=KeysetPage[Post])
+async def feed(
+    after: Annotated[
+        str | None, Query(description="The `next_token` of the previous page.", max_length=512)
+    ] = None,
+    limit: Limit = 20,
+) -> KeysetPage[Post]:
+    """Every post, newest first, a page at a time; a token that was altered is a 400."""
+    return await Post.find().sort("-published").keyset(size=limit, after=after)
+
+
+@posts.get("/search", response_model=Page[Post])
+async def search_posts(
+    offset: Offset = 0,
+    limit: Limit = 20,
+    title: Annotated[str | None, Query(description="Exactly this title.")] = None,
+    author: Annotated[str | None, Query(description="By the user of this name.")] = None,
+    tag: Annotated[str | None, Query(description="With this tag.")] = None,
+    sort: Annotated[
+        str, Query(description="A field of Post to sort by (`-field`: descending).")
+    ] = "-published",
+) -> Page[Post]:
+    """Posts matching every filter given, compared as values with the fields' types.
+
+    The values are plain text here: mdocument checks them against the fields (a title longer
+    than a title can be is a 422), and the sort must name a field of Post (else a 422).
+    """
+    conditions: list[Expression | bool] = []
+    if title is not None:
+        conditions.append(Post.title == title)
+    if author is not None:
+        conditions.append(Post.author.name == author)  # the copy in the post: no join
+    if tag is not None:
+        conditions.append(contains(Post.tags, tag))
+    # Any field of Post may order the results: none is sensitive. (Sorting users by e-mail
+    # would tell a client how the hidden e-mails compare: such an endpoint refuses that key.)
+    return await Post.find(and_(*conditions)).sort(sort).paginate(offset=offset, limit=limit)
+
+
+@posts.post("/search", response_model=Page[Post])
+async def search_posts_by_body(
+    search: PostSearch, offset: Offset = 0, limit: Limit = 20
+) -> Page[Post]:
+    """The search of ``GET /posts/search`` from a JSON body, as a dict query.
+
+    A dict query is MongoDB syntax: its values may be operators. The body's fields are typed,
+    so what reaches the query is a title, a name or a list of tags, never ``{"$ne": null}``.
+    """
+    query: dict[str, Any] = {}
+    if search.title is not None:
+        query["title"] = search.title
+    if search.author is not None:
+        query["author.name"] = search.author
+    if search.tags:
+        query["tags"] = {"$all": search.tags}
+    found = Post.find(query).sort(search.sort)
+    return await found.paginate(offset=offset, limit=limit)
 
 
 @posts.get("/{post_id}", response_model=Post)

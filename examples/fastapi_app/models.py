@@ -1,7 +1,9 @@
 """The documents of the blog, and the bodies its endpoints accept.
 
 Documents are what the API returns: ``email`` and ``password_hash`` are sensitive, so every
-response shows them as ``"***"`` and the OpenAPI schema marks them write-only. Request bodies
+response shows them as ``"***"`` and the OpenAPI schema marks them write-only. A post refers to
+its author (``author_id``) and carries a copy of the author's public fields (``author``), which
+mdocument rewrites when the user changes; deleting a user deletes their posts. Request bodies
 are small models of their own, because a client sends a password, never its hash, and never an id.
 """
 
@@ -12,7 +14,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from mdocument import Document, Field, Index, ObjectId
+from mdocument import Document, Field, Index, ObjectId, Ref, Synced
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
@@ -38,16 +40,29 @@ class User(Document):
         collection = "users"
 
 
+class AuthorCard(Synced[User]):
+    """What a post shows of its author without loading the user: public fields only."""
+
+    id: ObjectId
+    name: Name
+
+
 class Post(Document):
     title: Title = Field(examples=["On the Analytical Engine"])
     body: str = ""
-    author_id: ObjectId = Field(related=User)
+    author_id: Ref[User]  # deleting the user deletes their posts (the default rule)
+    author: AuthorCard  # renaming the user rewrites this copy in each of their posts
     tags: list[Tag] = Field(default_factory=list)
     published: datetime = Field(default_factory=now)
 
     class Meta:
         collection = "posts"
-        indexes = [Index([("author_id", 1), ("published", -1)]), Index("tags")]
+        indexes = [
+            Index([("author_id", 1), ("published", -1)]),  # a user's posts, newest first
+            Index([("published", -1), ("id", 1)]),  # the feed's order, _id breaking ties
+            Index([("author.name", 1), ("published", -1)]),  # search by the author's name
+            Index("tags"),
+        ]
 
 
 class Body(BaseModel):
@@ -81,6 +96,18 @@ class PostCreate(Body):
     body: str = ""
     author_id: ObjectId
     tags: list[Tag] = Field(default_factory=list)
+
+
+class PostSearch(Body):
+    """A search of posts: each condition given must hold; values are values, never operators."""
+
+    title: Title | None = Field(default=None, description="Exactly this title.")
+    author: Name | None = Field(default=None, description="By the user of this name.")
+    tags: list[Tag] = Field(default_factory=list, description="With every one of these tags.")
+    sort: str = Field(
+        default="-published",
+        description="A field of Post to sort by (`-field`: descending). Unknown fields are a 422.",
+    )
 
 
 class PostUpdate(Body):

@@ -20,6 +20,7 @@ from mdocument.exceptions import (
     DocumentException,
     DuplicateError,
     FieldIsNotJsonEncodable,
+    InvalidPageToken,
     NotFoundError,
     NotInitializedError,
     PrimaryKeyNotInSyncedFields,
@@ -49,7 +50,7 @@ from mdocument.fields import Field, FieldSpec, OnDelete, Relation
 from mdocument.graph import Edge, Graph
 from mdocument.indexes import Index
 from mdocument.masking import REVEAL, SENSITIVE_PLACEHOLDER, reveal
-from mdocument.pagination import InvalidPageToken, KeysetPage, Page
+from mdocument.pagination import KeysetPage, Page
 from mdocument.query import QuerySet
 from mdocument.references import OptionalRef, Ref, RefList
 from mdocument.registry import Registry, init

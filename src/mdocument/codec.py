@@ -155,4 +155,5 @@ def stored_document_error(
         f"{first['msg']}{more}",
         document=mapping.document,
         field=stored.name if stored else field,
+        stored=True,
     )

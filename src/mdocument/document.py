@@ -24,9 +24,14 @@ from mdocument.exceptions import (
     NotInitializedError,
     WrongModelFieldType,
 )
-from mdocument.fields import Field, field_spec
+from mdocument.fields import Field
 from mdocument.mapping import DocumentMapping
-from mdocument.masking import SENSITIVE_PLACEHOLDER, hide_sensitive_schema, masked_repr_args
+from mdocument.masking import (
+    SENSITIVE_PLACEHOLDER,
+    hide_sensitive_schema,
+    holds_sensitive,
+    masked_repr_args,
+)
 from mdocument.query import (
     ModelT,
     Pipeline,
@@ -103,21 +108,6 @@ class DocumentMeta(_PydanticMeta):
             return super().__getattr__(name)
 
 
-def _has_sensitive(model: type[BaseModel], seen: set[type[BaseModel]] | None = None) -> bool:
-    """Whether a model has a sensitive field, itself or in a nested model."""
-    from mdocument.annotations import model_type
-
-    seen = set() if seen is None else seen
-    seen.add(model)
-    for info in model.__pydantic_fields__.values():
-        if field_spec(info).sensitive:
-            return True
-        nested = model_type(info.annotation)
-        if nested is not None and nested not in seen and _has_sensitive(nested, seen):
-            return True
-    return False
-
-
 @dataclass_transform(kw_only_default=True, field_specifiers=(Field, pydantic.Field, PrivateAttr))
 class Document(BaseModel, metaclass=DocumentMeta):
     """Base class of the documents stored by mdocument.
@@ -192,7 +182,7 @@ class Document(BaseModel, metaclass=DocumentMeta):
         # A field made sensitive by its type keeps its default and examples in JSON Schema.
         sensitive = cls.__mdocument_mapping__.sensitive
         rebuild = hide_sensitive_schema(cls.__pydantic_fields__, sensitive)
-        if _has_sensitive(cls) and "hide_input_in_errors" not in cls.model_config:
+        if holds_sensitive(cls) and "hide_input_in_errors" not in cls.model_config:
             # Validation errors print their input; with a sensitive field anywhere they must not.
             cls.model_config["hide_input_in_errors"] = True
             rebuild = True

@@ -19,6 +19,7 @@ __all__ = [
     "DocumentException",
     "DuplicateError",
     "FieldIsNotJsonEncodable",
+    "InvalidPageToken",
     "NotFoundError",
     "NotInitializedError",
     "PrimaryKeyNotInSyncedFields",
@@ -117,7 +118,32 @@ class WrongModelFieldType(DocumentException):
 
 
 class WrongValueType(DocumentException):
-    """A value does not fit its field: in a stored document, a query or an id."""
+    """A value does not fit its field: in a stored document, a query or an id.
+
+    Attributes:
+        stored: ``True`` when the value was read from the database (a stored document, a
+            projected one, an aggregation result) and does not fit its class: a fault of the
+            data or of the code, where ``False`` is a value given to a query, an update or
+            ``get`` (a fault of the caller, a 422 in a web app).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        document: type[Any] | None = None,
+        field: str | None = None,
+        stored: bool = False,
+    ) -> None:
+        super().__init__(message, document=document, field=field)
+        self.stored = stored
+
+
+class InvalidPageToken(DocumentException, ValueError):
+    """A keyset page token was altered, truncated, or made for a query with another sort.
+
+    Its message never holds the token: a web app can answer 400 with it.
+    """
 
 
 class RelationNotSet(DocumentException):

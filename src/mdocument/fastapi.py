@@ -1,11 +1,13 @@
 """FastAPI helpers (``pip install "mdocument[fastapi]"``): the boilerplate every app repeats.
 
 Documents are pydantic models, so an endpoint returns them directly (``response_model=User``):
-sensitive fields come out as ``"***"`` and are ``writeOnly`` in the OpenAPI schema. What this module
-adds::
+sensitive fields come out as ``"***"`` and are ``writeOnly`` in the OpenAPI schema. Pages are
+:class:`mdocument.Page` (offset/limit with the total) and :class:`mdocument.KeysetPage`, both
+response models. What this module adds::
 
     from fastapi import FastAPI
-    from mdocument.fastapi import Page, add_exception_handlers, get_or_404, lifespan, paginate
+    from mdocument import Page
+    from mdocument.fastapi import add_exception_handlers, get_or_404, lifespan
 
     app = FastAPI(lifespan=lifespan([User, Post], uri="mongodb://localhost", db="app"))
     add_exception_handlers(app)      # DuplicateError -> 409, NotFoundError -> 404, ...
@@ -16,7 +18,7 @@ adds::
 
     @app.get("/users", response_model=Page[User])
     async def list_users(offset: int = 0, limit: int = 20) -> Page[User]:
-        return await paginate(User.find().sort("name"), offset=offset, limit=limit)
+        return await User.find().sort("name").paginate(offset=offset, limit=limit)
 """
 
 from __future__ import annotations
@@ -24,19 +26,20 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from fastapi import FastAPI, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError, ResponseValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
 from pymongo import AsyncMongoClient
 
 from mdocument.exceptions import (
     DeleteRestricted,
     DocumentDoesntExist,
     DuplicateError,
+    InvalidPageToken,
     NotFoundError,
+    UnknownModelField,
     WrongValueType,
 )
 from mdocument.registry import init
@@ -44,19 +47,15 @@ from mdocument.registry import init
 if TYPE_CHECKING:
     from mdocument.document import Document
     from mdocument.driver import Session
-    from mdocument.query import QuerySet
 
 __all__ = [
-    "Page",
     "add_exception_handlers",
     "get_or_404",
     "lifespan",
-    "paginate",
     "public_errors",
 ]
 
 D = TypeVar("D", bound="Document")
-T = TypeVar("T")
 
 logger = logging.getLogger("mdocument.fastapi")
 
@@ -64,25 +63,6 @@ logger = logging.getLogger("mdocument.fastapi")
 _UNPROCESSABLE = 422
 # Error context values that are safe to send back: the constraint, never the input.
 _SAFE_CONTEXT = (str, int, float, bool, type(None))
-
-
-class Page(BaseModel, Generic[T]):
-    """One page of a list endpoint: the items and where they sit in the whole list."""
-
-    items: list[T] = Field(description="The documents of this page.")
-    total: int = Field(description="How many documents match, over all pages.")
-    offset: int = Field(description="How many matching documents come before this page.")
-    limit: int = Field(description="The largest number of items a page holds.")
-
-
-async def paginate(query: QuerySet[D], *, offset: int = 0, limit: int = 20) -> Page[D]:
-    """The page of ``query`` that starts after ``offset`` documents, with the total count.
-
-    Pass a query set without skip or limit of its own (``User.find(...).sort(...)``).
-    """
-    total = await query.count()
-    items = await query.skip(offset).limit(limit).to_list() if offset < total else []
-    return Page[Any](items=items, total=total, offset=offset, limit=limit)
 
 
 async def get_or_404(document: type[D], id: Any, *, session: Session | None = None) -> D:
@@ -151,6 +131,27 @@ async def _missing_reference(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=_UNPROCESSABLE)
 
 
+async def _bad_page_token(request: Request, exc: Exception) -> JSONResponse:
+    # The message names the document and what is wrong, never the token (a client's cursor).
+    return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_400_BAD_REQUEST)
+
+
+async def _unknown_field(request: Request, exc: Exception) -> JSONResponse:
+    # At request time, a name that is not a field comes from a dict query, a sort or an update
+    # built from request input (?sort=$where). Names written in the code fail in its tests.
+    return JSONResponse({"detail": str(exc)}, status_code=_UNPROCESSABLE)
+
+
+async def _wrong_value(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, WrongValueType)
+    if exc.stored:
+        # A stored document (or a result) that does not fit its class is the server's fault,
+        # not the client's: handled as if there were no handler, as a 500, logged.
+        raise exc
+    # A value given to a query, an update or an id (sensitive values show as ***).
+    return JSONResponse({"detail": str(exc)}, status_code=_UNPROCESSABLE)
+
+
 async def _request_invalid(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     return JSONResponse(
@@ -186,6 +187,14 @@ def add_exception_handlers(app: FastAPI) -> None:
     ``NotFoundError``                         404     ``detail``
     ``DeleteRestricted``                      409     ``detail``
     ``DocumentDoesntExist``                   422     ``detail`` (a reference to nothing)
+    ``InvalidPageToken``                      400     ``detail``, without the token
+    ``UnknownModelField``                     422     ``detail``: a name from the request
+                                                      (a sort key, a dict query key) that is
+                                                      not a field
+    ``WrongValueType``                        422     ``detail``: a value from the request that
+                                                      does not fit its field (masked if
+                                                      sensitive); 500 when ``stored`` (a stored
+                                                      document that does not fit its class)
     ``RequestValidationError``                422     ``detail``: :func:`public_errors`, so no
                                                       input (a password...) is echoed back
     ``ResponseValidationError``               500     logged without the response's values
@@ -195,6 +204,9 @@ def add_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(NotFoundError, _not_found)
     app.add_exception_handler(DeleteRestricted, _restricted)
     app.add_exception_handler(DocumentDoesntExist, _missing_reference)
+    app.add_exception_handler(InvalidPageToken, _bad_page_token)
+    app.add_exception_handler(UnknownModelField, _unknown_field)
+    app.add_exception_handler(WrongValueType, _wrong_value)
     app.add_exception_handler(RequestValidationError, _request_invalid)
     app.add_exception_handler(ResponseValidationError, _response_invalid)
 

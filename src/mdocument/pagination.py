@@ -1,16 +1,17 @@
-"""Pagination: pages by number with a total count, and keyset (cursor) pages with a token.
+"""Pagination: offset/limit pages with a total count, and keyset (cursor) pages with a token.
 
-Both are methods of :class:`~mdocument.QuerySet`::
+Both are methods of :class:`~mdocument.QuerySet`, and both pages are pydantic models that
+FastAPI takes as response models::
 
-    page = await Post.find(Post.views > 10).sort(desc(Post.created)).paginate(page=2, size=20)
-    page.items, page.total, page.pages
+    page = await Post.find(Post.views > 10).sort(desc(Post.created)).paginate(offset=40, limit=20)
+    page.items, page.total, page.offset, page.limit
 
     first = await Post.find().sort(desc(Post.created)).keyset(size=20)
     second = await Post.find().sort(desc(Post.created)).keyset(size=20, after=first.next_token)
 
 Keyset pages stay fast and stable while documents are inserted: each page starts after the sort
 values of the previous page's last document (its ``_id`` breaks ties), which an index serves
-directly, where a page number makes the server skip every document before it.
+directly, where an offset makes the server skip every document before it.
 """
 
 from __future__ import annotations
@@ -25,11 +26,10 @@ import bson.errors
 from bson.codec_options import CodecOptions
 from pydantic import BaseModel, Field
 
-from mdocument.exceptions import DocumentException
-from mdocument.expressions import literal
+from mdocument.exceptions import InvalidPageToken
+from mdocument.paths import literal
 
 __all__ = [
-    "InvalidPageToken",
     "KeysetPage",
     "Page",
     "decode_token",
@@ -41,13 +41,12 @@ T = TypeVar("T")
 
 
 class Page(BaseModel, Generic[T]):
-    """One page of results by page number, with the total count (a FastAPI response model)."""
+    """One offset/limit page of results, with the total count (a FastAPI response model)."""
 
     items: list[T] = Field(description="The results of this page.")
     total: int = Field(description="How many results match, over all pages.")
-    page: int = Field(description="The page number, from 1.")
-    size: int = Field(description="The largest number of results a page holds.")
-    pages: int = Field(description="How many pages there are (0 when nothing matches).")
+    offset: int = Field(description="How many matching results come before this page.")
+    limit: int = Field(description="The largest number of results a page holds.")
 
 
 class KeysetPage(BaseModel, Generic[T]):
@@ -58,10 +57,6 @@ class KeysetPage(BaseModel, Generic[T]):
     next_token: str | None = Field(
         description="Pass it as `after` for the next page; null on the last page."
     )
-
-
-class InvalidPageToken(DocumentException, ValueError):
-    """A keyset page token was altered, truncated, or made for a query with another sort."""
 
 
 def _fingerprint(sort: Sequence[tuple[str, int]]) -> bytes:

@@ -182,6 +182,7 @@ class Projection:
                 f"does not fit {self.model.__name__}: {first['msg']}",
                 document=self.document,
                 field=where,
+                stored=True,
             ) from None
 
     def __repr__(self) -> str:

@@ -1,4 +1,4 @@
-"""Queries: compiling filters, sorts and updates, and the chainable :class:`QuerySet`.
+"""Queries: compiling filters and sorts, and the chainable :class:`QuerySet`.
 
 A query is a field expression (``Post.views > 10``, see :mod:`mdocument.expressions`) or a dict
 in MongoDB syntax whose keys are field names (``"id"``, ``"address.city"``). Dict keys are
@@ -10,36 +10,25 @@ the way documents encode them. ``raw({...})`` sends a filter as written.
 from __future__ import annotations
 
 import asyncio
-import datetime
-import decimal
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeGuard, TypeVar, cast, overload
 
 from pydantic import BaseModel, ValidationError
 
-from mdocument.annotations import shape_of
 from mdocument.codec import encode_value
-from mdocument.exceptions import WrongValueType
-from mdocument.expressions import (
-    Expression,
-    FieldPath,
-    PathSpec,
-    Raw,
-    SortKey,
-    literal,
-    path_of,
-    spec_of,
-)
+from mdocument.exceptions import InvalidPageToken, WrongValueType
+from mdocument.expressions import Expression, FieldPath, SortKey, spec_of
 from mdocument.masking import mask_filter
 from mdocument.pagination import (
-    InvalidPageToken,
     KeysetPage,
     Page,
     decode_token,
     encode_token,
     keyset_filter,
 )
+from mdocument.paths import PathSpec, path_of
 from mdocument.projection import Projection, projection_of
+from mdocument.updates import Update, compile_update
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -55,10 +44,8 @@ __all__ = [
     "Query",
     "QuerySet",
     "SortSpec",
-    "Update",
     "compile_filter",
     "compile_sort",
-    "compile_update",
 ]
 
 T = TypeVar("T")
@@ -76,13 +63,9 @@ SortSpec = str | tuple[str, int] | SortKey | Sequence[str | tuple[str, int] | So
 Pipeline = Sequence[Mapping[str, Any]]
 """An aggregation pipeline; a ``$match`` stage may hold a field expression."""
 
-Update = Mapping[str, Any] | Raw
-"""An update in MongoDB syntax naming the document's fields (``{"$set": {"title": "x"}}``), or
-``raw({...})``, sent as written."""
 
 # Operators whose operand is a list of filters on the same document.
 _LOGICAL = frozenset({"$and", "$or", "$nor"})
-_PUSH_MODIFIERS = frozenset({"$each", "$position", "$slice", "$sort"})
 
 
 def _repository(document: type[Document]) -> Repository[Any]:
@@ -134,7 +117,7 @@ def _compile_mapping(mapping: DocumentMapping, query: Mapping[str, Any]) -> dict
         elif key.startswith("$"):
             compiled[key] = value  # $expr, $text, $comment ...: left to the server
         else:
-            compiled[path_of(mapping.document, key).stored] = encode_value(value)
+            compiled[path_of(mapping.document, key).readable().stored] = encode_value(value)
     return compiled
 
 
@@ -155,16 +138,16 @@ def _sort_key(mapping: DocumentMapping, key: object) -> tuple[str, int]:
         _check_document(mapping, key.field.document)
         return key.field.stored, key.direction
     if isinstance(key, FieldPath):  # Post.title at runtime: ascending
-        return _stored_spec(mapping, key).stored, 1
+        return _stored_spec(mapping, key).readable().stored, 1
     if isinstance(key, str):
         name, direction = (key[1:], -1) if key.startswith("-") else (key, 1)
-        return path_of(mapping.document, name).stored, direction
+        return path_of(mapping.document, name).readable().stored, direction
     if _is_pair(key):
         field, order = key
         if isinstance(field, str):
             if isinstance(order, bool) or order not in (1, -1):
                 raise ValueError(f"sort by {field!r}: a direction is 1 or -1, not {order!r}")
-            return path_of(mapping.document, field).stored, order
+            return path_of(mapping.document, field).readable().stored, order
     raise TypeError(
         f"a sort key is asc(field), desc(field), 'name', '-name' or (name, 1 | -1), not {key!r}"
     )
@@ -183,131 +166,6 @@ def _with_tiebreak(sort: list[tuple[str, int]] | None) -> list[tuple[str, int]]:
     return list(keys.items())
 
 
-# -- updates ----------------------------------------------------------------------------------
-
-
-def _require_list(spec: PathSpec, operator: str) -> None:
-    if not (spec.many or spec.free):
-        raise WrongValueType(
-            f"{spec.label} is not a list: {operator} works on list fields",
-            document=spec.document,
-            field=spec.name,
-        )
-
-
-def _set(spec: PathSpec, value: Any, operator: str) -> Any:
-    return spec.check(value)
-
-
-def _unset(spec: PathSpec, value: Any, operator: str) -> Any:
-    if not spec.removable:
-        raise WrongValueType(
-            f"{spec.label} is required and has no default: $unset would leave documents that "
-            "cannot be loaded (set it to a value, or None if it is optional)",
-            document=spec.document,
-            field=spec.name,
-        )
-    return ""
-
-
-def _number(spec: PathSpec, value: Any, operator: str) -> Any:
-    kind = shape_of(spec.annotation).item
-    numeric = isinstance(kind, type) and issubclass(kind, (int, float, decimal.Decimal))
-    if not spec.free and (kind is bool or not numeric or spec.many):
-        raise spec.wrong_value(value, f"{operator} works on number fields")
-    return spec.check(value)
-
-
-def _push(spec: PathSpec, value: Any, operator: str) -> Any:
-    _require_list(spec, operator)
-    if isinstance(value, Mapping) and "$each" in value:
-        modifiers = cast("Mapping[str, Any]", value)
-        unknown = set(modifiers) - _PUSH_MODIFIERS
-        if unknown:
-            raise ValueError(f"{spec.label}: {operator} takes no modifier {sorted(unknown)}")
-        each = [spec.check(item, item=True) for item in modifiers["$each"]]
-        return {**modifiers, "$each": each}
-    return spec.check(value, item=True)
-
-
-def _pull(spec: PathSpec, value: Any, operator: str) -> Any:
-    # The elements equal to the value, never a condition: a dict from a request must not pull
-    # more than itself ($pullAll pulls several values; raw() takes conditions).
-    _require_list(spec, operator)
-    return literal(spec.check(value, item=True))
-
-
-def _pull_all(spec: PathSpec, value: Any, operator: str) -> Any:
-    _require_list(spec, operator)
-    if not isinstance(value, (list, tuple)):
-        raise spec.wrong_value(value, f"{operator} takes a list of values")
-    return [spec.check(item, item=True) for item in cast("Sequence[Any]", value)]
-
-
-def _pop(spec: PathSpec, value: Any, operator: str) -> Any:
-    _require_list(spec, operator)
-    if value not in (1, -1) or isinstance(value, bool):  # pyright: ignore[reportUnnecessaryIsInstance]
-        raise spec.wrong_value(value, "$pop takes 1 (the last element) or -1 (the first)")
-    return value
-
-
-def _current_date(spec: PathSpec, value: Any, operator: str) -> Any:
-    spec.check(datetime.datetime.now(datetime.timezone.utc))  # a date field, or this raises
-    if value is True or value == {"$type": "date"}:
-        return value
-    raise spec.wrong_value(value, '$currentDate takes True or {"$type": "date"}')
-
-
-_UPDATE_OPERATORS: dict[str, Callable[[PathSpec, Any, str], Any]] = {
-    "$set": _set,
-    "$setOnInsert": _set,
-    "$min": _set,
-    "$max": _set,
-    "$unset": _unset,
-    "$inc": _number,
-    "$mul": _number,
-    "$push": _push,
-    "$addToSet": _push,
-    "$pull": _pull,
-    "$pullAll": _pull_all,
-    "$pop": _pop,
-    "$currentDate": _current_date,
-}
-
-
-def compile_update(document: type[BaseModel], update: Update) -> dict[str, Any]:
-    """The update to send to MongoDB: stored names, and values checked against the fields.
-
-    Invalid values raise :class:`~mdocument.WrongValueType` before anything is sent; ``id``
-    cannot change. ``raw({...})`` is sent as written.
-    """
-    if isinstance(update, Raw):
-        return update.to_filter()
-    name = document.__name__
-    if not isinstance(update, Mapping):  # pyright: ignore[reportUnnecessaryIsInstance]
-        raise TypeError(f"a {name} update is a dict of update operators, not {update!r}")
-    compiled: dict[str, Any] = {}
-    for operator, changes in update.items():
-        handler = _UPDATE_OPERATORS.get(operator)
-        if handler is None:
-            known = ", ".join(_UPDATE_OPERATORS)
-            raise ValueError(
-                f"a {name} update takes the operators {known}; not {operator!r} "
-                "(use raw({...}) for anything else, or save() an instance to replace it)"
-            )
-        if not isinstance(changes, Mapping):
-            raise TypeError(f"{name}: {operator} takes a dict of fields, not {changes!r}")
-        body: dict[str, Any] = {}
-        for path, value in cast("Mapping[str, Any]", changes).items():
-            spec = path_of(document, path)
-            if spec.stored == "_id":
-                raise WrongValueType(f"{name}.id cannot change", document=document, field="id")
-            body[spec.stored] = handler(spec, value, operator)
-        if body:
-            compiled[operator] = body
-    return compiled
-
-
 # -- aggregation ------------------------------------------------------------------------------
 
 
@@ -319,6 +177,7 @@ def _result_error(document: type[BaseModel], model: type[Any], exc: ValidationEr
         f"{first['msg']} (at {where!r})",
         document=document,
         field=where or None,
+        stored=True,
     )
 
 
@@ -527,16 +386,18 @@ class QuerySet(Generic[T]):
 
     # -- pagination -----------------------------------------------------------------------------
 
-    async def paginate(self, page: int = 1, size: int = 20) -> Page[T]:
-        """Page ``page`` (from 1) of ``size`` results, with the total count and number of pages.
+    async def paginate(self, *, offset: int = 0, limit: int = 20) -> Page[T]:
+        """The ``limit`` results after the first ``offset`` ones, with the total count.
 
-        Results are ordered by the query's sort, then ``_id``, so pages never overlap. A page
-        past the last one is empty. The count and the page are read concurrently.
+        Results are ordered by the query's sort, then ``_id``, so pages never overlap, even
+        where sort values repeat. A page past the last one is empty (its ``total`` is still
+        the count). Without a session, the count and the page are read concurrently. Pass a
+        query set without skip or limit of its own: ``offset`` and ``limit`` are the page's.
         """
-        if page < 1 or size < 1:
-            raise ValueError(f"paginate takes page >= 1 and size >= 1, not {page} and {size}")
+        if offset < 0 or limit < 1:
+            raise ValueError(f"paginate takes offset >= 0 and limit >= 1, not {offset} and {limit}")
         self._whole("paginate")
-        window = self._copy(_sort=_with_tiebreak(self._sort), _skip=(page - 1) * size, _limit=size)
+        window = self._copy(_sort=_with_tiebreak(self._sort), _skip=offset, _limit=limit)
         collection = _repository(self._document).collection
         counting = collection.count_documents(self._filter, session=self._session)
         if self._session is None:
@@ -544,7 +405,7 @@ class QuerySet(Generic[T]):
         else:  # a session runs one operation at a time
             total = await counting
             items = await window.to_list()
-        return Page(items=items, total=total, page=page, size=size, pages=-(-total // size))
+        return Page(items=items, total=total, offset=offset, limit=limit)
 
     async def keyset(self, size: int = 20, after: str | None = None) -> KeysetPage[T]:
         """The ``size`` results after the position of token ``after`` (the first ones without).

@@ -117,10 +117,12 @@ async def aggregations() -> None:
 
 
 async def pages(token: str | None) -> None:
-    page = await User.find().sort(asc(User.name)).paginate(page=2, size=20)
+    page = await User.find().sort(asc(User.name)).paginate(offset=20, limit=20)
     assert_type(page, Page[User])
     assert_type(page.items, list[User])
     assert_type(page.total, int)
+    assert_type(page.offset, int)
+    assert_type(page.limit, int)
     keyset = await User.find().sort(desc(User.created)).keyset(size=20, after=token)
     assert_type(keyset, KeysetPage[User])
     assert_type(keyset.next_token, str | None)
