@@ -46,7 +46,9 @@ async def test_the_quickstart_runs(mongodb_uri, capsys):
     assert "email='***'" in printed
     assert "ada@example.com" not in printed
     assert "refused: User: a document with name='Ada' exists already" in printed
-    assert "users left: 2" in printed
+    assert "top user: Ada" in printed
+    assert "post by: Ada Lovelace - Notes on the Engine" in printed
+    assert "users left: 2 - posts left: 0" in printed
 
 
 async def test_the_relations_example_runs(mongodb_uri, capsys):
