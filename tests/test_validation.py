@@ -121,3 +121,47 @@ async def test_validators_run_on_create_and_assignment(database):
     assert doc.email == "grace@example.com"
     await doc.save()
     assert (await Normalized.get(doc.id)).email == "grace@example.com"
+
+
+validated_names: list[str] = []
+
+
+class Scalar(Document):
+    """Only immutable values: they change by assignment alone, which is validated."""
+
+    name: str = Field(max_length=10)
+    rank: int = Field(default=0, ge=0)
+
+    @field_validator("name")
+    @classmethod
+    def remember_name(cls, value: str) -> str:
+        validated_names.append(value)
+        return value
+
+
+async def test_documents_of_immutable_fields_are_not_validated_twice(database):
+    await init(database, models=[Scalar])
+    assert Scalar.__mdocument_mapping__.assignment_only
+    assert not Product.__mdocument_mapping__.assignment_only  # lists and models can change
+    validated_names.clear()
+    document = Scalar(name="a")
+    await document.save()
+    document.rank = 3
+    await document.save()
+    await Scalar.insert_many([Scalar(name="b")])
+    assert validated_names == ["a", "b"]  # when built, never again on the way to the server
+    assert (await Scalar.get(document.id)).rank == 3
+
+
+async def test_unvalidated_construction_is_validated_before_a_write(database):
+    await init(database, models=[Scalar])
+    with pytest.raises(ValidationError):
+        await Scalar.model_construct(name="far too long a name").save()
+    stored = await Scalar.create(name="ok")
+    with pytest.raises(ValidationError):
+        await stored.model_copy(update={"rank": -1}).save()
+    assert await database["scalar"].count_documents({}) == 1
+    assert (await Scalar.get(stored.id)).rank == 0
+    copy = stored.model_copy(update={"rank": 2})
+    await copy.save()
+    assert (await Scalar.get(stored.id)).rank == 2

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import datetime
+import decimal
+import enum
 import types
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import bson
 from pydantic import BaseModel
 
-__all__ = ["Shape", "bson_native", "mentions", "model_type", "shape_of", "strip_annotated"]
+__all__ = [
+    "Shape",
+    "bson_native",
+    "immutable",
+    "mentions",
+    "model_type",
+    "shape_of",
+    "strip_annotated",
+]
 
 _LIST_ORIGINS = (list, tuple, set, frozenset, Sequence)
 _UNION_ORIGINS: tuple[Any, ...] = (Union, types.UnionType)
@@ -99,6 +110,30 @@ def bson_native(annotation: Any) -> bool:
             return False
         return bool(args) and all(bson_native(arg) for arg in args[1 if origin is dict else 0 :])
     return False
+
+
+_IMMUTABLE = (
+    *_NATIVE,
+    decimal.Decimal,
+    uuid.UUID,
+    datetime.date,
+    datetime.time,
+    datetime.timedelta,
+    enum.Enum,
+)
+
+
+def immutable(annotation: Any) -> bool:
+    """Whether values of ``annotation`` cannot change in place (no list, dict, set or model).
+
+    Such a field changes only by assignment, which ``validate_assignment`` validates.
+    """
+    annotation = strip_annotated(annotation)
+    if isinstance(annotation, type):
+        return issubclass(annotation, _IMMUTABLE)
+    if get_origin(annotation) in _UNION_ORIGINS:
+        return all(immutable(arg) for arg in get_args(annotation))
+    return get_origin(annotation) is Literal
 
 
 def model_type(annotation: Any) -> type[BaseModel] | None:

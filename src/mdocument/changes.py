@@ -11,7 +11,43 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
-__all__ = ["Changes", "diff"]
+from pydantic import BaseModel
+
+__all__ = ["Changes", "diff", "mark_unvalidated", "remember", "unvalidated"]
+
+# The tracking state of a document instance, kept in its `__pydantic_private__`: its stored form
+# at the last load or save (None while it was never stored), whether that form is the raw dict
+# the driver returned, and whether the instance was built without validation.
+STORED = "_mdocument_stored"
+RAW = "_mdocument_raw"
+UNVALIDATED = "_mdocument_unvalidated"
+
+
+def _state(document: BaseModel) -> dict[str, Any]:
+    private = document.__pydantic_private__
+    if private is None:  # the class declares no private attributes of its own
+        private = {}
+        object.__setattr__(document, "__pydantic_private__", private)
+    return private
+
+
+def remember(document: BaseModel, stored: dict[str, Any] | None, *, raw: bool) -> None:
+    """Record ``stored`` as the instance's stored form (``None``: not stored)."""
+    state = _state(document)
+    state[STORED] = stored
+    state[RAW] = raw
+    state.pop(UNVALIDATED, None)  # loaded, or checked before it was written
+
+
+def mark_unvalidated(document: BaseModel) -> None:
+    """Record that the instance was built without validation, so a write validates it."""
+    _state(document)[UNVALIDATED] = True
+
+
+def unvalidated(document: BaseModel) -> bool:
+    """Whether the instance was built without validation since it was last stored."""
+    private = document.__pydantic_private__
+    return bool(private and private.get(UNVALIDATED))
 
 
 class Changes:

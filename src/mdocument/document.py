@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextvars
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, overload
 
 import bson
@@ -18,6 +18,7 @@ import pydantic
 from pydantic import AliasChoices, BaseModel, ConfigDict, PrivateAttr
 from typing_extensions import Self, dataclass_transform
 
+from mdocument.changes import STORED, mark_unvalidated
 from mdocument.exceptions import (
     DuplicateError,
     NotFoundError,
@@ -204,6 +205,20 @@ class Document(BaseModel, metaclass=DocumentMeta):
 
     # -- representation -------------------------------------------------------------------------
 
+    @classmethod
+    def model_construct(cls, _fields_set: set[str] | None = None, **values: Any) -> Self:
+        """Pydantic's ``model_construct``: no validation now, so ``save()`` validates it all."""
+        document = super().model_construct(_fields_set, **values)
+        mark_unvalidated(document)
+        return document
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """Pydantic's ``model_copy``: ``update`` values are not validated, ``save()`` will."""
+        copy = super().model_copy(update=update, deep=deep)
+        if update:
+            mark_unvalidated(copy)
+        return copy
+
     def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
         return masked_repr_args(self, self.__mdocument_mapping__.sensitive)
 
@@ -219,7 +234,7 @@ class Document(BaseModel, metaclass=DocumentMeta):
     def is_stored(self) -> bool:
         """Whether the document was loaded from or saved to the database (and not deleted)."""
         private = self.__pydantic_private__
-        return private is not None and private.get("_mdocument_stored") is not None
+        return private is not None and private.get(STORED) is not None
 
     # -- class-level I/O ------------------------------------------------------------------------
 

@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import AliasChoices, BaseModel
 
-from mdocument.annotations import Shape, bson_native, mentions, model_type, shape_of
+from mdocument.annotations import (
+    Shape,
+    bson_native,
+    immutable,
+    mentions,
+    model_type,
+    shape_of,
+)
 from mdocument.exceptions import RelationNotSet, UnknownModelField, WrongModelFieldType
 from mdocument.fields import FieldSpec, field_spec
 from mdocument.indexes import Index
@@ -182,6 +189,11 @@ class DocumentMapping:
         """The stored names, when every field holds values BSON stores as they are (strings,
         numbers, ObjectIds, datetimes... and lists or dicts of them): a stored document is then
         its own stored form, with no validation to normalize it."""
+        self.assignment_only: bool = bool(document.model_config.get("validate_assignment")) and all(
+            immutable(field.info.annotation) for field in self.fields.values()
+        )
+        """Whether every field holds immutable values and assignments are validated: a valid
+        instance then stays valid, and a write need not validate it again."""
 
     def stored_path(self, path: str) -> str:
         """The stored form of a dotted field path; raises :class:`UnknownModelField`."""

@@ -12,12 +12,12 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import bson
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from mdocument.batching import find_by_ids, find_ids
 from mdocument.cascade import plan_delete, sync_copies
-from mdocument.changes import diff
+from mdocument.changes import RAW, STORED, diff, remember, unvalidated
 from mdocument.codec import decode, encode
 from mdocument.exceptions import DuplicateError, NotFoundError, WrongValueType
 from mdocument.integrity import check_ids, check_references, update_references
@@ -37,22 +37,7 @@ __all__ = ["Repository"]
 D = TypeVar("D", bound="Document")
 T = TypeVar("T")
 
-# Private state of a document instance: its stored form at the last load or save (None while
-# it has never been stored), and whether that form is the raw dict from the driver.
-STORED = "_mdocument_stored"
-RAW = "_mdocument_raw"
-
 _OBJECT_ID: TypeAdapter[bson.ObjectId] = TypeAdapter(ObjectId)
-
-
-def _set_state(document: BaseModel, stored: dict[str, Any] | None, *, raw: bool) -> None:
-    private = document.__pydantic_private__
-    if private is None:  # the class declares no private attributes of its own
-        object.__setattr__(document, "__pydantic_private__", {STORED: stored, RAW: raw})
-    else:
-        private[STORED] = stored
-        private[RAW] = raw
-
 
 _HOOKS = ("before_save", "after_save", "before_delete", "after_delete")
 _INDEX_NAME = re.compile(r"index: (\S+) dup key")
@@ -80,7 +65,7 @@ class Repository(Generic[D]):
     def load(self, raw: dict[str, Any]) -> D:
         """An instance from a stored document (the raw dict is kept as the change baseline)."""
         document: D = decode(self.mapping, raw)
-        _set_state(document, raw, raw=True)
+        remember(document, raw, raw=True)
         return document
 
     def stored_form(self, document: D) -> dict[str, Any] | None:
@@ -91,7 +76,7 @@ class Repository(Generic[D]):
         stored: dict[str, Any] | None = private.get(STORED)
         if stored is not None and private.get(RAW):
             stored = self._normalized(stored)
-            _set_state(document, stored, raw=False)
+            remember(document, stored, raw=False)
         return stored
 
     def _normalized(self, raw: dict[str, Any]) -> dict[str, Any]:
@@ -110,6 +95,8 @@ class Repository(Generic[D]):
         that validation coerces (``"5"`` into an ``int`` field) are adopted by the instance.
         """
         data = encode(document, self.mapping)
+        if self.mapping.assignment_only and not unvalidated(document):
+            return data  # validated when built and at every assignment: nothing else can change
         checked = self.document.model_validate(data)
         stored = encode(checked, self.mapping)
         if stored != data:
@@ -182,7 +169,7 @@ class Repository(Generic[D]):
                 changes = diff(baseline, stored)  # refreshed copies may differ from the input
             if changes:
                 await self._update(document, changes.update_spec(), touched, session)
-        _set_state(document, stored, raw=False)
+        remember(document, stored, raw=False)
         if "after_save" in self.hooks:
             await document.after_save()
 
@@ -236,7 +223,7 @@ class Repository(Generic[D]):
                 await self._undo_partial_insert(stored, session)
             raise
         for document, form in zip(batch, stored, strict=True):
-            _set_state(document, form, raw=False)
+            remember(document, form, raw=False)
         if "after_save" in self.hooks:
             for document in batch:
                 await document.after_save()
@@ -259,7 +246,7 @@ class Repository(Generic[D]):
             result = await self.collection.delete_one({STORED_ID: document.id}, session=session)
             if result.deleted_count == 0:
                 raise self.not_found({STORED_ID: document.id})
-        _set_state(document, None, raw=False)
+        remember(document, None, raw=False)
         if "after_delete" in self.hooks:
             await document.after_delete()
 
