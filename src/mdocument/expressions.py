@@ -71,10 +71,6 @@ __all__ = [
 
 _REGEX_OPTIONS = frozenset("imsxu")
 
-# Cache of the root field expressions, kept on each document class (dunder names are never
-# fields, and the cache lives and dies with the class).
-_CACHE = "__mdocument_fields__"
-
 
 def _untyped(value: object) -> object:
     """``value`` as an ``object``: arguments that untyped callers may get wrong are checked."""
@@ -83,14 +79,7 @@ def _untyped(value: object) -> object:
 
 def field_expression(document: type[Any], name: str) -> FieldPath:
     """The query expression of a document field, as returned by ``Document.<field>``."""
-    cache: dict[str, FieldPath] | None = document.__dict__.get(_CACHE)
-    if cache is None:
-        cache = {}
-        setattr(document, _CACHE, cache)
-    field = cache.get(name)
-    if field is None:
-        field = cache[name] = FieldPath(root_spec(document, name))
-    return field
+    return FieldPath(root_spec(document, name))
 
 
 def spec_of(field: object) -> PathSpec:
@@ -395,7 +384,9 @@ def _merge(parts: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
     return merged
 
 
-class _And(Expression):
+class _Group(Expression):
+    """Conditions joined by one logical operator; nested groups of the same kind are flattened."""
+
     __slots__ = ("_parts",)
 
     def __init__(self, parts: tuple[Expression, ...], document: type[BaseModel] | None) -> None:
@@ -408,12 +399,11 @@ class _And(Expression):
         document: type[BaseModel] | None = None
         for part in parts:
             document = _common_document(document, part.document)
-            flat.extend(part._parts if isinstance(part, _And) else (part,))
+            flat.extend(part._parts if isinstance(part, cls) else (part,))
         return flat[0] if len(flat) == 1 else cls(tuple(flat), document)
 
     def _combine(self, parts: list[dict[str, Any]]) -> dict[str, Any]:
-        merged = _merge(parts)
-        return merged if merged is not None else {"$and": parts}
+        raise NotImplementedError
 
     def to_filter(self) -> dict[str, Any]:
         return self._combine([part.to_filter() for part in self._parts])
@@ -422,31 +412,21 @@ class _And(Expression):
         return self._combine([part.shown() for part in self._parts])
 
 
-class _Or(Expression):
-    __slots__ = ("_parts",)
+class _And(_Group):
+    __slots__ = ()
 
-    def __init__(self, parts: tuple[Expression, ...], document: type[BaseModel] | None) -> None:
-        self.document = document
-        self._parts = parts
+    def _combine(self, parts: list[dict[str, Any]]) -> dict[str, Any]:
+        merged = _merge(parts)
+        return merged if merged is not None else {"$and": parts}
 
-    @classmethod
-    def of(cls, parts: Iterable[Expression]) -> Expression:
-        flat: list[Expression] = []
-        document: type[BaseModel] | None = None
-        for part in parts:
-            document = _common_document(document, part.document)
-            flat.extend(part._parts if isinstance(part, _Or) else (part,))
-        return flat[0] if len(flat) == 1 else cls(tuple(flat), document)
 
-    def to_filter(self) -> dict[str, Any]:
-        if not self._parts:
+class _Or(_Group):
+    __slots__ = ()
+
+    def _combine(self, parts: list[dict[str, Any]]) -> dict[str, Any]:
+        if not parts:
             return {"$nor": [{}]}  # no alternative: matches nothing
-        return {"$or": [part.to_filter() for part in self._parts]}
-
-    def shown(self) -> dict[str, Any]:
-        if not self._parts:
-            return {"$nor": [{}]}
-        return {"$or": [part.shown() for part in self._parts]}
+        return {"$or": parts}
 
 
 class _Not(Expression):

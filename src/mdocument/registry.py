@@ -266,9 +266,8 @@ def _check_documents(models: Iterable[Any]) -> list[type[Document]]:
             for name, field in mapping.fields.items()
         ):  # a rebuild replaced the field infos the mapping was built from
             mapping = model.__mdocument_mapping__ = DocumentMapping(model)
-            for cache in ("__mdocument_paths__", "__mdocument_fields__"):
-                if cache in model.__dict__:  # paths built from the old annotations
-                    type.__delattr__(model, cache)
+            if "__mdocument_paths__" in model.__dict__:  # paths built from the old annotations
+                type.__delattr__(model, "__mdocument_paths__")
         other = collections.setdefault(mapping.collection, model)
         if other is not model:
             raise DocumentException(
