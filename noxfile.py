@@ -6,7 +6,7 @@ nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.reuse_existing_virtualenvs = True
 
 
-@nox.session
+@nox.session(python=["3.10", "3.11", "3.12", "3.13"])
 def tests(session: nox.Session) -> None:
     """The test suite, against $MONGODB_URI or an embedded SecantusDB server."""
     session.install("-e", ".[test]")

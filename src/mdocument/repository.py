@@ -352,9 +352,11 @@ class Repository(Generic[D]):
             error = self.duplicate_error(exc)
             if error is None:
                 raise
-        # Raised outside the except block: the driver's message holds the raw value, and a
-        # chained exception would print it in every traceback.
-        raise error
+        # The driver's message holds the raw value: it must not be chained, or every traceback
+        # would print it. Raised outside the except block, and from None where a caller's
+        # frame still handles the driver's error (Motor on Python 3.10 resumes coroutines
+        # from inside an except block).
+        raise error from None
 
     def duplicate_error(self, exc: DuplicateKeyError | BulkWriteError) -> DuplicateError | None:
         """The ``DuplicateError`` for a driver error, or ``None`` if it is not a duplicate."""
