@@ -1,9 +1,11 @@
 """Change tracking: the smallest ``$set``/``$unset`` that turns one stored form into another.
 
 ``save()`` compares the stored form of a document with the stored form it had when it was last
-loaded or saved, and sends only the paths that changed: a changed nested value is one ``$set``
-of its dotted path, a list whose length is the same is compared element by element, and a list
-that grew or shrank is set whole.
+loaded or saved, and sends only the paths that changed. Values are compared as BSON stores
+them, type and value: a change from ``1`` to ``True`` or from ``Decimal("1.0")`` to
+``Decimal("1.00")`` is saved, an unchanged NaN is not rewritten. A changed nested value is one
+``$set`` of its dotted path, a list whose length is the same is compared element by element,
+and a list that grew or shrank is set whole.
 """
 
 from __future__ import annotations
@@ -11,9 +13,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
+import bson
+from bson.binary import UuidRepresentation
+from bson.codec_options import CodecOptions, TypeRegistry
 from pydantic import BaseModel
 
-__all__ = ["Changes", "diff", "mark_unvalidated", "remember", "unvalidated"]
+from mdocument.codec import fallback_encoder
+
+__all__ = ["Changes", "diff", "mark_unvalidated", "remember", "same", "unvalidated"]
 
 # The tracking state of a document instance, kept in its `__pydantic_private__`: its stored form
 # at the last load or save (None while it was never stored), whether that form is the raw dict
@@ -81,13 +88,47 @@ def _addressable(key: object) -> bool:
     return isinstance(key, str) and bool(key) and "." not in key and not key.startswith("$")
 
 
-def _same(before: Any, after: Any) -> bool:
-    # Python says 1 == 1.0 == True; BSON keeps them apart, so the types must match too.
-    return type(before) is type(after) and before == after
+# Types whose Python equality is BSON equality when both sides have exactly that type. Any other
+# pair is compared by its BSON encoding: ``1 == 1.0 == True`` in Python but not in BSON, NaN is
+# unequal to itself in Python but stored identically, ``Decimal("1.0") == Decimal("1.00")`` but
+# they are different decimal128 values, and a datetime is stored to the millisecond.
+_EXACT: frozenset[type[Any]] = frozenset({str, int, bool, type(None), bson.ObjectId})
+
+# Uuids compare in the standard representation: a ``UUID`` and the binary it is stored as are the
+# same value. The fallback encoder turns the Python values a dump leaves (enums, ``Decimal``,
+# sets, dates...) into what the collection stores.
+_OPTIONS: CodecOptions[dict[str, Any]] = CodecOptions(
+    document_class=dict,
+    tz_aware=True,
+    uuid_representation=UuidRepresentation.STANDARD,
+    type_registry=TypeRegistry(fallback_encoder=fallback_encoder),
+)
+
+
+def _encoded(value: Any) -> bytes:
+    return bson.encode({"": value}, codec_options=_OPTIONS)
+
+
+def same(before: Any, after: Any) -> bool:
+    """Whether two values are stored as the same BSON value (type included), at every depth."""
+    if before is after:
+        return True
+    kind = type(before)
+    if kind is type(after) and kind in _EXACT:
+        return bool(before == after)
+    try:
+        return _encoded(before) == _encoded(after)
+    except Exception:  # not encodable: the write reports it, so it counts as a change
+        return False
 
 
 def _diff(before: Any, after: Any, path: str, changes: Changes) -> None:
-    if _same(before, after):
+    if before is after:
+        return
+    kind = type(before)
+    if kind is type(after) and kind in _EXACT:
+        if before != after:
+            changes.set[path] = after
         return
     if isinstance(before, Mapping) and isinstance(after, Mapping):
         old_map = cast("Mapping[str, Any]", before)
@@ -101,7 +142,8 @@ def _diff(before: Any, after: Any, path: str, changes: Changes) -> None:
             for index, (old, new) in enumerate(zip(old_list, new_list, strict=True)):
                 _diff(old, new, f"{path}.{index}", changes)
             return
-    changes.set[path] = after
+    if not same(before, after):
+        changes.set[path] = after
 
 
 def _diff_mapping(

@@ -28,7 +28,7 @@ from mdocument.masking import SENSITIVE_PLACEHOLDER
 if TYPE_CHECKING:
     from mdocument.mapping import DocumentMapping
 
-__all__ = ["codec_options", "decode", "encode", "encode_value"]
+__all__ = ["codec_options", "decode", "encode", "encode_value", "fallback_encoder"]
 
 _STRINGIFIED = (
     pathlib.PurePath,
@@ -57,7 +57,7 @@ class _DecimalDecoder(TypeDecoder):
         return value.to_decimal()
 
 
-def _fallback_encoder(value: Any) -> Any:
+def fallback_encoder(value: Any) -> Any:
     """BSON form of the values pydantic's Python-mode dump leaves as Python objects."""
     if isinstance(value, enum.Enum):
         return value.value
@@ -98,7 +98,7 @@ def codec_options(
         tz_aware=True,
         tzinfo=datetime.timezone.utc,
         uuid_representation=uuids,
-        type_registry=TypeRegistry(decoders, fallback_encoder=_fallback_encoder),
+        type_registry=TypeRegistry(decoders, fallback_encoder=fallback_encoder),
     )
 
 

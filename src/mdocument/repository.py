@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from copy import deepcopy
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, get_args
 
 import bson
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from mdocument.annotations import strip_annotated
 from mdocument.batching import find_by_ids, find_ids
 from mdocument.cascade import plan_delete, sync_copies
-from mdocument.changes import RAW, STORED, diff, remember, unvalidated
+from mdocument.changes import RAW, STORED, diff, remember, same, unvalidated
 from mdocument.codec import decode, encode
 from mdocument.exceptions import DuplicateError, NotFoundError, WrongValueType
 from mdocument.integrity import check_ids, check_references, update_references
@@ -43,6 +45,26 @@ _HOOKS = ("before_save", "after_save", "before_delete", "after_delete")
 _INDEX_NAME = re.compile(r"index: (\S+) dup key")
 
 
+def _shares_input(annotation: Any, seen: set[type[BaseModel]] | None = None) -> bool:
+    """Whether validating a value of ``annotation`` may keep mutable objects of the input.
+
+    Pydantic copies the lists and dicts it validates item by item, but an ``Any`` (or bare
+    ``dict``/``list``) value is kept as the very object it was given.
+    """
+    annotation = strip_annotated(annotation)
+    if annotation is Any or annotation is object or annotation in (dict, list):
+        return True
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        seen = set() if seen is None else seen
+        if annotation in seen:
+            return False
+        seen.add(annotation)
+        return any(
+            _shares_input(info.annotation, seen) for info in annotation.__pydantic_fields__.values()
+        )
+    return any(_shares_input(arg, seen) for arg in get_args(annotation))
+
+
 class Repository(Generic[D]):
     """CRUD for one document class on one collection."""
 
@@ -55,6 +77,12 @@ class Repository(Generic[D]):
         """Index name → stored key paths, of the indexes init declares for this class."""
         from mdocument.document import Document
 
+        self.shared_names: tuple[str, ...] = tuple(
+            field.stored
+            for field in self.mapping.fields.values()
+            if _shares_input(field.info.annotation)
+        )
+        """Stored names of the fields whose validated values may be the loaded objects."""
         # Hooks the class does not override are skipped instead of awaited.
         self.hooks = frozenset(
             name for name in _HOOKS if getattr(document, name) is not getattr(Document, name)
@@ -65,6 +93,12 @@ class Repository(Generic[D]):
     def load(self, raw: dict[str, Any]) -> D:
         """An instance from a stored document (the raw dict is kept as the change baseline)."""
         document: D = decode(self.mapping, raw)
+        shared = self.shared_names
+        if shared:
+            # Validation keeps the dicts and lists of `Any` values as they are: the instance
+            # holds the raw dict's objects, and a change made through it would change the
+            # baseline too and never be saved. The baseline gets its own copies.
+            raw = {**raw, **{name: deepcopy(raw[name]) for name in shared if name in raw}}
         remember(document, raw, raw=True)
         return document
 
@@ -99,9 +133,9 @@ class Repository(Generic[D]):
             return data  # validated when built and at every assignment: nothing else can change
         checked = self.document.model_validate(data)
         stored = encode(checked, self.mapping)
-        if stored != data:
+        if not same(stored, data):  # `!=` would miss a coercion of True into 1
             for name, field in self.mapping.fields.items():
-                if data.get(field.stored) != stored.get(field.stored):
+                if not same(data.get(field.stored), stored.get(field.stored)):
                     vars(document)[name] = vars(checked)[name]
         return stored
 
@@ -214,14 +248,14 @@ class Repository(Generic[D]):
         )
 
         async def insert(in_session: Session | None) -> None:
-            await self.collection.insert_many(stored, session=in_session)
+            try:
+                await self.collection.insert_many(stored, session=in_session)
+            except BaseException as exc:
+                if in_session is None or not in_session.in_transaction:
+                    await self._undo_partial_insert(stored, exc, in_session)
+                raise
 
-        try:
-            await self._write(lambda: self.registry.atomic(insert, session))
-        except BaseException:
-            if not self.registry.atomic_available(session):
-                await self._undo_partial_insert(stored, session)
-            raise
+        await self._write(lambda: self.registry.atomic(insert, session))
         for document, form in zip(batch, stored, strict=True):
             remember(document, form, raw=False)
         if "after_save" in self.hooks:
@@ -230,11 +264,31 @@ class Repository(Generic[D]):
         return batch
 
     async def _undo_partial_insert(
-        self, stored: list[dict[str, Any]], session: Session | None
+        self, stored: list[dict[str, Any]], error: BaseException, session: Session | None
     ) -> None:
-        # Without transactions an ordered insert_many may have written a prefix of the batch.
-        ids = [form[STORED_ID] for form in stored]
-        await self.collection.delete_many({STORED_ID: {"$in": ids}}, session=session)
+        """Delete what a failed ordered ``insert_many`` wrote, and nothing else.
+
+        Without transactions the insert may have written a prefix of the batch. An id that
+        collided belongs to a document stored before this call (a retried call, or a batch
+        holding a stored document's id): it must survive, so deleting by the batch's ids is
+        wrong. The server reports where the ordered insert stopped; when it cannot say (the
+        connection dropped), only documents equal to this call's own are deleted.
+        """
+        if isinstance(error, BulkWriteError):
+            errors = error.details.get("writeErrors") or []
+            written = min((e["index"] for e in errors), default=len(stored))
+            ids = [form[STORED_ID] for form in stored[:written]]
+            if ids:
+                await self.collection.delete_many({STORED_ID: {"$in": ids}}, session=session)
+            return
+        # Whole-document equality, as a literal so that no stored key acts as an operator.
+        await self.collection.delete_many(
+            {
+                STORED_ID: {"$in": [form[STORED_ID] for form in stored]},
+                "$expr": {"$in": ["$$ROOT", {"$literal": stored}]},
+            },
+            session=session,
+        )
 
     async def delete(self, document: D, session: Session | None) -> None:
         """Delete a stored document and apply the rules of the relations that refer to it."""
