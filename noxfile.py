@@ -1,4 +1,7 @@
-"""Developer sessions: ``nox -s tests lint typecheck docs``. CI runs the same steps (.ci/run)."""
+"""Developer sessions: ``nox -s tests lint typecheck docs``. CI runs the same steps (.ci/run).
+
+``nox -s bench`` runs the benchmark suite (not a default session: about half an hour on 2 cores).
+"""
 
 import nox
 
@@ -32,6 +35,24 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def docs(session: nox.Session) -> None:
-    """Build the documentation site."""
+    """Build the documentation site; fails on a broken link or a missing reference.
+
+    The code blocks of the pages run in the test suite (tests/test_docs.py).
+    """
     session.install("-e", ".[docs]")
-    session.run("mkdocs", "build", "--strict")
+    session.run("mkdocs", "build", "--strict", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """The benchmark suite, from a clone: crud.py (every contender), cascade.py, contention.py.
+
+    The bench extra puts mdocument, Motor, Beanie and ODMantic in this session's environment,
+    and crud.py runs every contender (each in a process of its own) with its interpreter.
+    Arguments go to crud.py: ``nox -s bench -- --quick``, ``nox -s bench -- --tasks user_update``.
+    """
+    session.install("-e", ".[bench]")
+    session.run("python", "benchmarks/crud.py", "--peers-here", *session.posargs)
+    if not session.posargs:
+        session.run("python", "benchmarks/cascade.py", "--size", "2000", "--repeat", "2")
+        session.run("python", "benchmarks/contention.py")

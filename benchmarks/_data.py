@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import datetime
 import json
 import random
 import string
@@ -155,6 +156,51 @@ def shapes(data: Data) -> dict[str, Shape]:
         "target": Shape("Target", {"name": str}),
         "large": _shape_of("Large", data.large, {}),
         "nested": _shape_of("Nested", nested, embedded),
+        "user": USER,
+    }
+
+
+# The mixed document: ten fields of the kinds a real application stores (an independent
+# harness's ``User``), none of them from the spec.
+ADDRESS = Shape("Address", {"street": str, "city": str, "zip": str})
+USER = Shape(
+    "User",
+    {
+        "name": str,
+        "email": str,
+        "age": int,
+        "score": float,
+        "created": datetime.datetime,
+        "active": bool,
+        "tags": list[str],
+        "address": ADDRESS,
+        "bio": str | None,  # type: ignore[dict-item]
+        "counters": dict[str, int],
+    },
+)
+# UTC, whole milliseconds: as BSON stores it (mdocument refuses naive datetimes).
+_CREATED = datetime.datetime(2024, 1, 1, 9, 30, tzinfo=datetime.timezone.utc)
+_CITIES = ["Lyon", "Porto", "Turku", "Graz", "Leeds", "Bergen", "Cork"]
+_TAGS = ["admin", "beta", "staff", "trial", "pro", "legacy", "eu", "us"]
+
+
+def user_doc(number: int) -> dict[str, Any]:
+    """The mixed document number ``number``: every value varies with it, sizes stay close."""
+    return {
+        "name": f"user {number:07d}",
+        "email": f"user{number:07d}@example.com",
+        "age": 18 + number % 70,
+        "score": number * 0.37 % 100,
+        "created": _CREATED + datetime.timedelta(seconds=number, milliseconds=number % 1000),
+        "active": number % 3 != 0,
+        "tags": [_TAGS[number % 8], _TAGS[(number * 3 + 1) % 8]],
+        "address": {
+            "street": f"{number % 300} Long Street",
+            "city": _CITIES[number % 7],
+            "zip": f"{number % 100000:05d}",
+        },
+        "bio": None if number % 4 == 0 else f"Biography of user {number}, who likes {number % 9}.",
+        "counters": {"logins": number % 50, "posts": number % 13, "likes": number % 101},
     }
 
 

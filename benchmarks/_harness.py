@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import bson
-from _data import ARRAY_ID_OFFSET, Data, ListOf, ObjectIdType, Shape, with_unique_ids
+from _data import ARRAY_ID_OFFSET, Data, ListOf, ObjectIdType, Shape, user_doc, with_unique_ids
 from pymongo import MongoClient
 
 # Collection of each kind of model, the same for every contender.
@@ -33,6 +33,7 @@ COLLECTIONS = {
     "target": "target",
     "large": "large",
     "nested": "nested",
+    "user": "user",
 }
 # Indexes created (untimed, by the harness) for the tasks that filter on other fields than _id.
 INDEXES = {
@@ -61,6 +62,8 @@ class Contender(abc.ABC):
 
     name: ClassVar[str]
     packages: ClassVar[tuple[str, ...]] = ("pymongo",)
+    # Kinds whose indexes the contender creates itself (an ODM's relation index), not the harness.
+    own_indexes: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, shapes: dict[str, Shape]) -> None:
         self.shapes = shapes
@@ -114,8 +117,12 @@ class Contender(abc.ABC):
         """The ``nested`` document with an ``embedded_str_doc_array`` item of ``unique_id``."""
 
     @abc.abstractmethod
+    async def set_field(self, kind: str, obj: Any, name: str, value: Any) -> None:
+        """Set the top-level field ``name`` of a loaded object to ``value`` and store that."""
+
     async def set_field1(self, kind: str, obj: Any, value: str) -> None:
         """Set ``field1`` of a loaded object to ``value`` and store that change."""
+        await self.set_field(kind, obj, "field1", value)
 
     @abc.abstractmethod
     async def set_nested_field1(self, obj: Any, value: str) -> None:
@@ -175,6 +182,8 @@ class Config:
     ops: int = 150
     bulk: int = 1000
     large_ops: int = 8
+    user_ops: int = 500
+    user_bulk: int = 5000
     iterations: int = 3
     warmup: int = 1
     data_dir: str | None = None
@@ -248,6 +257,8 @@ class Bench:
         collection = self.collection(kind)
         collection.drop()
         self.admin[self.database].create_collection(COLLECTIONS[kind])
+        if kind in self.contender.own_indexes:
+            return
         for key in INDEXES.get(kind, ()):
             collection.create_index(key)
 
@@ -272,6 +283,9 @@ class Bench:
 
     def nested(self, number: int) -> dict[str, Any]:
         return with_unique_ids(self.data.nested, number)
+
+    def user(self, number: int) -> dict[str, Any]:
+        return user_doc(number)
 
     # -- timing -------------------------------------------------------------------------------
 
@@ -405,6 +419,8 @@ async def find_fk(b: Bench) -> TaskResult:
     b.collection("target").insert_many([{"name": f"target {i}"} for i in range(n)])
     targets = b.ids("target")
     await c.insert_many("small_fk", [{**b.small(), "fk": fk} for fk in targets])
+    indexes = [dict(index["key"]) for index in b.collection("small_fk").list_indexes()]
+    b.expect(any(next(iter(key)) == "fk" for key in indexes), f"no index on fk: {indexes}")
     return await _find_each(b, "find_fk", targets, c.find_fk)
 
 
@@ -501,3 +517,87 @@ TASKS: dict[str, Task] = {
     "nested_find": nested_find,
     "nested_find_array": nested_find_array,
 }
+
+
+# -- the mixed document -------------------------------------------------------------------------
+# A ``User`` of ten fields of mixed kinds (str, int, float, datetime, bool, list, nested model,
+# optional str, dict): the core CRUD tasks again, on a document closer to real ones.
+
+
+async def user_insert_many(b: Bench) -> TaskResult:
+    """Build ``user_bulk`` mixed objects and insert them in one call."""
+    c, n = b.contender, b.config.user_bulk
+    await b.fresh("user_insert_many", "user")
+
+    async def before(iteration: int) -> list[dict[str, Any]]:
+        b.reset("user")
+        return [b.user(iteration * n + i) for i in range(n)]
+
+    async def run(_: int, docs: list[dict[str, Any]]) -> None:
+        await c.insert_many("user", docs)
+
+    result = await b.measure("user_insert_many", n, run, before)
+    b.expect_count("user", n)
+    return result
+
+
+async def user_insert_one(b: Bench) -> TaskResult:
+    """Build and insert ``user_ops`` mixed objects one by one."""
+    c, n = b.contender, b.config.user_ops
+    await b.fresh("user_insert_one", "user")
+
+    async def before(iteration: int) -> list[dict[str, Any]]:
+        b.reset("user")
+        return [b.user(iteration * n + i) for i in range(n)]
+
+    async def run(_: int, docs: list[dict[str, Any]]) -> None:
+        for doc in docs:
+            await c.create("user", doc)
+
+    result = await b.measure("user_insert_one", n, run, before)
+    b.expect_count("user", n)
+    return result
+
+
+async def _user_setup(b: Bench, task: str, n: int) -> None:
+    await b.fresh(task, "user")
+    b.collection("user").insert_many([b.user(i) for i in range(n)])  # the same for everyone
+
+
+async def user_fetch_all(b: Bench) -> TaskResult:
+    """Load every document of a collection of ``user_bulk`` mixed documents into objects."""
+    c, n = b.contender, b.config.user_bulk
+    await _user_setup(b, "user_fetch_all", n)
+
+    async def run(_: int, __: None) -> None:
+        found = await c.fetch_all("user")
+        b.expect(len(found) == n, f"user_fetch_all gave {len(found)} documents of {n}")
+
+    return await b.measure("user_fetch_all", n, run)
+
+
+async def user_get_by_id(b: Bench) -> TaskResult:
+    """Get each of ``user_ops`` mixed documents by its id."""
+    c = b.contender
+    await _user_setup(b, "user_get_by_id", b.config.user_ops)
+    return await _find_each(b, "user_get_by_id", b.ids("user"), lambda id: c.get("user", id))
+
+
+async def user_update(b: Bench) -> TaskResult:
+    """Set ``name`` on each of ``user_ops`` loaded mixed objects and save (load-modify-save)."""
+    c, n = b.contender, b.config.user_ops
+    await _user_setup(b, "user_update", n)
+    return await _update(
+        b, "user_update", "user", n, lambda obj, v: c.set_field("user", obj, "name", v), "name"
+    )
+
+
+TASKS.update(
+    {
+        "user_insert_many": user_insert_many,
+        "user_insert_one": user_insert_one,
+        "user_fetch_all": user_fetch_all,
+        "user_get_by_id": user_get_by_id,
+        "user_update": user_update,
+    }
+)

@@ -17,17 +17,34 @@ TASK_INFO: dict[str, tuple[str, str, str]] = {
     "fetch_all": ("core", "doc", "load all N small documents into objects"),
     "get_by_id": ("core", "op", "get a small document by _id, N times (spec: find by filter)"),
     "update_field": ("core", "op", "set field1 on a loaded small object + save, N times"),
-    "find_fk": ("spec", "op", "find the small document by a foreign key, N times"),
+    "find_fk": ("spec", "op", "find the small document by its foreign key (a Ref), N times"),
     "large_create": ("spec", "op", "build + insert one large (2.4 MB image) object, N times"),
     "large_update": ("spec", "op", "set field1 on a loaded large object + save, N times"),
     "nested_create": ("spec", "op", "build + insert one nested object, N times"),
     "nested_update": ("spec", "op", "set embedded_str_doc_1.field1 + save, N times"),
     "nested_find": ("spec", "op", "find by embedded_str_doc_1.unique_id, N times"),
     "nested_find_array": ("spec", "op", "find by embedded_str_doc_array.unique_id, N times"),
+    "user_insert_many": ("mixed", "doc", "build N mixed User objects + one bulk insert"),
+    "user_insert_one": ("mixed", "op", "build + insert one mixed User object, N times"),
+    "user_fetch_all": ("mixed", "doc", "load all N mixed User documents into objects"),
+    "user_get_by_id": ("mixed", "op", "get a mixed User document by _id, N times"),
+    "user_update": ("mixed", "op", "load-modify-save: set name on a loaded User + save, N times"),
 }
 
 BASELINE = "raw"
 OBJECTS_BASELINE = "raw+pydantic"
+# The typed floor of each contender: the same driver, plain pydantic models (one validation per
+# document loaded, one model_dump per document written) and explicit driver calls.
+FLOORS = {
+    "raw+pydantic": "raw+pydantic",
+    "mdocument": "raw+pydantic",
+    "beanie": "raw+pydantic",
+    "motor+pydantic": "motor+pydantic",
+    "mdocument+motor": "motor+pydantic",
+    "odmantic": "motor+pydantic",
+}
+# The columns of the summaries against the typed floor.
+FLOOR_COLUMNS = ["mdocument", "mdocument+motor", "beanie", "odmantic"]
 
 
 @dataclass
@@ -42,6 +59,7 @@ class Row:
     spread: float  # median absolute deviation of the CPU samples, relative to their median
     cpu_ratio: float | None = None
     cpu_ratio_objects: float | None = None
+    cpu_ratio_floor: float | None = None  # to the typed floor: median of the paired ratios
     wall_ratio: float | None = None
     error: str | None = None
 
@@ -49,6 +67,7 @@ class Row:
 def summarise(reports: list[dict[str, Any]]) -> list[Row]:
     """One row per task and contender, with the ratios to the baselines."""
     rows: list[Row] = []
+    samples: dict[tuple[str, str], list[float]] = {}
     for report in reports:
         for result in report["results"]:
             if result["error"] or not result["cpu"]:
@@ -64,6 +83,7 @@ def summarise(reports: list[dict[str, Any]]) -> list[Row]:
             median = statistics.median(result["cpu"])
             spread = statistics.median(abs(sample - median) for sample in result["cpu"]) / median
             rows.append(Row(result["task"], result["contender"], ops, cpu, wall, spread))
+            samples[result["task"], result["contender"]] = result["cpu"]
     by_key = {(row.task, row.contender): row for row in rows if row.error is None}
     for row in rows:
         if row.error is not None:
@@ -75,9 +95,25 @@ def summarise(reports: list[dict[str, Any]]) -> list[Row]:
             row.wall_ratio = row.wall_us / base.wall_us
         if objects is not None:
             row.cpu_ratio_objects = row.cpu_us / objects.cpu_us
+        floor = by_key.get((row.task, FLOORS.get(row.contender, "")))
+        if floor is not None:
+            row.cpu_ratio_floor = _paired(
+                samples[row.task, row.contender], samples[row.task, floor.contender]
+            )
     order = {task: position for position, task in enumerate(TASK_INFO)}
     rows.sort(key=lambda row: order.get(row.task, len(order)))
     return rows
+
+
+def _paired(mine: list[float], floor: list[float]) -> float:
+    """The median of the ratios of samples taken in the same round and iteration.
+
+    Contenders of a task run one after the other within a round, so the samples of one round
+    and iteration share the machine's background load: pairing them cancels part of it.
+    """
+    if len(mine) != len(floor) or not all(floor):
+        return statistics.median(mine) / statistics.median(floor)
+    return statistics.median(a / b for a, b in zip(mine, floor, strict=True))
 
 
 def _ratio(value: float | None) -> str:
@@ -88,8 +124,8 @@ def table(rows: list[Row], contenders: list[str]) -> str:
     """The results as a fixed-width text table, grouped by task."""
     rank = {name: position for position, name in enumerate(contenders)}
     header = (
-        f"{'task':<18} {'contender':<13} {'N':>5} {'CPU µs/unit':>12} {'±':>5} "
-        f"{'/raw':>6} {'/raw+pyd':>8} {'wall µs/unit':>13} {'wall/raw':>8}"
+        f"{'task':<18} {'contender':<15} {'N':>5} {'CPU µs/unit':>12} {'±':>5} "
+        f"{'/raw':>6} {'/raw+pyd':>8} {'/floor':>6} {'wall µs/unit':>13} {'wall/raw':>8}"
     )
     lines = [header, "-" * len(header)]
     current = None
@@ -103,12 +139,13 @@ def table(rows: list[Row], contenders: list[str]) -> str:
             group, unit, what = TASK_INFO[row.task]
             lines.append(f"{row.task} [{group}, per {unit}]: {what}")
         if row.error is not None:
-            lines.append(f"{'':<18} {row.contender:<13} FAILED: {row.error}")
+            lines.append(f"{'':<18} {row.contender:<15} FAILED: {row.error}")
             continue
         lines.append(
-            f"{'':<18} {row.contender:<13} {row.ops:>5} {row.cpu_us:>12.1f} "
+            f"{'':<18} {row.contender:<15} {row.ops:>5} {row.cpu_us:>12.1f} "
             f"{row.spread * 100:>4.0f}% {_ratio(row.cpu_ratio):>6} "
-            f"{_ratio(row.cpu_ratio_objects):>8} {row.wall_us:>13.1f} {_ratio(row.wall_ratio):>8}"
+            f"{_ratio(row.cpu_ratio_objects):>8} {_ratio(row.cpu_ratio_floor):>6} "
+            f"{row.wall_us:>13.1f} {_ratio(row.wall_ratio):>8}"
         )
     return "\n".join(lines)
 
@@ -116,7 +153,7 @@ def table(rows: list[Row], contenders: list[str]) -> str:
 def ratio_summary(rows: list[Row], contenders: list[str]) -> str:
     """CPU ratio to the raw driver: one line per task, one column per contender."""
     names = [name for name in contenders if name != BASELINE]
-    lines = [f"{'CPU time / raw':<18}" + "".join(f"{name:>14}" for name in names)]
+    lines = [f"{'CPU time / raw':<18}" + "".join(f"{name:>16}" for name in names)]
     for task in TASK_INFO:
         cells = {row.contender: row for row in rows if row.task == task}
         if not cells:
@@ -124,9 +161,55 @@ def ratio_summary(rows: list[Row], contenders: list[str]) -> str:
         line = f"{task:<18}"
         for name in names:
             row = cells.get(name)
-            line += f"{'-' if row is None or row.cpu_ratio is None else f'{row.cpu_ratio:.2f}':>14}"
+            line += f"{'-' if row is None or row.cpu_ratio is None else f'{row.cpu_ratio:.2f}':>16}"
         lines.append(line)
     return "\n".join(lines)
+
+
+def floor_summary(rows: list[Row]) -> str:
+    """CPU ratio to the typed floor (paired medians): one line per task, one column per ODM."""
+    names = [name for name in FLOOR_COLUMNS if any(row.contender == name for row in rows)]
+    lines = [f"{'CPU time / floor':<18}" + "".join(f"{name:>17}" for name in names)]
+    for task in TASK_INFO:
+        cells = {row.contender: row for row in rows if row.task == task}
+        if not cells:
+            continue
+        line = f"{task:<18}"
+        for name in names:
+            row = cells.get(name)
+            line += f"{'-' if row is None else _ratio(row.cpu_ratio_floor):>17}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def markdown(rows: list[Row], contenders: list[str]) -> str:
+    """Markdown tables, one per shape: µs of client CPU per unit, (ratio to the typed floor)."""
+    names = [name for name in contenders if any(row.contender == name for row in rows)]
+    cells = {(row.task, row.contender): row for row in rows}
+    out: list[str] = []
+    shapes = (("the spec's documents", ("core", "spec")), ("the mixed User", ("mixed",)))
+    for title, groups in shapes:
+        tasks = [t for t, info in TASK_INFO.items() if info[0] in groups]
+        tasks = [t for t in tasks if any((t, name) in cells for name in names)]
+        if not tasks:
+            continue
+        out.append(f"| task ({title}) | " + " | ".join(names) + " |")
+        out.append("| --- |" + " ---: |" * len(names))
+        for task in tasks:
+            line = f"| `{task}` (per {TASK_INFO[task][1]}) |"
+            for name in names:
+                row = cells.get((task, name))
+                if row is None:
+                    line += " - |"
+                elif row.error is not None:
+                    line += " failed |"
+                elif row.cpu_ratio_floor is None:
+                    line += f" {row.cpu_us:.1f} µs |"
+                else:
+                    line += f" {row.cpu_us:.1f} µs (**{row.cpu_ratio_floor:.2f}**) |"
+            out.append(line)
+        out.append("")
+    return "\n".join(out)
 
 
 # -- profiles -----------------------------------------------------------------------------------
@@ -177,4 +260,12 @@ def profile_summaries(directory: Path) -> str:
     return "\n\n".join(profile_summary(path) for path in sorted(directory.glob("*.prof")))
 
 
-__all__ = ["Row", "profile_summaries", "ratio_summary", "summarise", "table"]
+__all__ = [
+    "Row",
+    "floor_summary",
+    "markdown",
+    "profile_summaries",
+    "ratio_summary",
+    "summarise",
+    "table",
+]

@@ -1,7 +1,7 @@
 """CRUD benchmark: mdocument's client-side cost against the raw driver and other ODMs.
 
-Each contender (raw PyMongo async, PyMongo + plain pydantic models, mdocument, Beanie, ODMantic,
-raw Motor) runs in its own Python process, with its own virtual environment where its
+Each contender (raw PyMongo async, PyMongo + plain pydantic models, mdocument, the same three on
+Motor, Beanie, ODMantic) runs in its own Python process, with its own virtual environment where its
 dependencies conflict with mdocument's, against a MongoDB-compatible server in another process.
 The metric is the client process's CPU time (``time.process_time()``) per operation, as a ratio
 to the raw driver's; wall time is shown for information (on the embedded server, the server's own
@@ -9,7 +9,8 @@ speed dominates it). See ``benchmarks/README.md``.
 
     python benchmarks/crud.py --setup-peers       # once: virtual environments of the peer ODMs
     python benchmarks/crud.py                     # default counts: 8 to 10 minutes on 2 cores
-    python benchmarks/crud.py --quick             # a smoke run
+    python benchmarks/crud.py --quick             # small counts, about a minute
+    python benchmarks/crud.py --smoke             # tiny counts, 1 iteration: CI's check
     python benchmarks/crud.py --profile           # cProfile of mdocument's hot paths
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import json
 import os
 import statistics
@@ -34,16 +36,36 @@ if str(HERE) not in sys.path:  # run as a script or imported: `_harness` & co. l
     sys.path.insert(0, str(HERE))
 
 from _harness import TASKS, Config  # noqa: E402
-from _report import profile_summaries, ratio_summary, summarise, table  # noqa: E402
+from _report import (  # noqa: E402
+    floor_summary,
+    markdown,
+    profile_summaries,
+    ratio_summary,
+    summarise,
+    table,
+)
 
-CONTENDERS = ["raw", "raw+pydantic", "mdocument", "beanie", "odmantic", "motor"]
+CONTENDERS = [
+    "raw",
+    "raw+pydantic",
+    "mdocument",
+    "motor",
+    "motor+pydantic",
+    "mdocument+motor",
+    "beanie",
+    "odmantic",
+]
 # Contenders that run from a virtual environment of their own, and what is installed there.
 PEERS: dict[str, list[str]] = {
     "beanie": ["beanie>=2,<3"],
     "odmantic": ["odmantic>=1,<2"],
 }
-# Contenders that borrow a peer's environment: raw Motor runs on ODMantic's Motor.
+# Contenders on Motor run in the current interpreter when it has Motor (mdocument's `motor`
+# extra); raw Motor otherwise borrows ODMantic's environment.
+MOTOR = {"motor", "motor+pydantic", "mdocument+motor"}
 BORROWED = {"motor": "odmantic"}
+# The module a peer's environment must import.
+PEER_MODULES = {"beanie": "beanie", "odmantic": "odmantic"}
 PROFILE_TASKS = ["fetch_all", "get_by_id", "update_field"]
 DEFAULT_VENVS = Path(
     os.environ.get("MDOCUMENT_BENCH_VENVS")
@@ -55,7 +77,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="small counts: a smoke run")
+    parser.add_argument("--quick", action="store_true", help="small counts, about a minute")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny counts, no warm-up, 1 iteration, one server: checks that every task runs",
+    )
     parser.add_argument(
         "--contenders",
         default=",".join(CONTENDERS),
@@ -68,6 +95,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--bulk", type=int, help="documents of insert_many and fetch_all (default 1000)"
     )
     parser.add_argument("--large-ops", type=int, help="large documents per iteration (default 8)")
+    parser.add_argument(
+        "--user-ops", type=int, help="operations per iteration, mixed User tasks (default 500)"
+    )
+    parser.add_argument(
+        "--user-bulk", type=int, help="documents of the mixed User bulk tasks (default 5000)"
+    )
     parser.add_argument(
         "--iterations", type=int, help="measured iterations per task and round (default 3)"
     )
@@ -105,11 +138,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="run a contender with this interpreter",
     )
     parser.add_argument(
+        "--peers-here",
+        action="store_true",
+        help="run the peer ODMs in this interpreter, which has them (nox -s bench: the bench "
+        "extra), instead of from their own virtual environments",
+    )
+    parser.add_argument(
         "--setup-peers",
         action="store_true",
         help="create the peers' virtual environments (python -m venv + pip install) first",
     )
     parser.add_argument("--json", type=Path, help="also write the results here, as JSON")
+    parser.add_argument(
+        "--markdown", type=Path, help="also write the tables here, as Markdown (per shape)"
+    )
     parser.add_argument(
         "--profile",
         nargs="?",
@@ -125,10 +167,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "ops": 30 if quick else 150,
         "bulk": 100 if quick else 1000,
         "large_ops": 2 if quick else 8,
+        "user_ops": 50 if quick else 500,
+        "user_bulk": 500 if quick else 5000,
         "iterations": 2 if quick else 3,
         "warmup": 1,
         "rounds": 1 if quick else 2,
     }
+    if args.smoke:
+        defaults = {
+            "ops": 3,
+            "bulk": 10,
+            "large_ops": 1,
+            "user_ops": 3,
+            "user_bulk": 10,
+            "iterations": 1,
+            "warmup": 0,
+            "rounds": 1,
+        }
+        args.server = "shared"
     for name, value in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
@@ -167,17 +223,28 @@ def interpreters(
     given = dict(item.split("=", 1) for item in args.python)
     found: dict[str, str] = {}
     missing: dict[str, str] = {}
+    here = {module: importlib.util.find_spec(module) is not None for module in ("motor", *PEERS)}
     for name in names:
         if name in given:
             found[name] = given[name]
             continue
-        owner = BORROWED.get(name, name)
-        if owner not in PEERS:
+        if name in MOTOR and here["motor"]:
             found[name] = sys.executable
             continue
+        owner = BORROWED.get(name, name)
+        if owner not in PEERS:
+            if name in MOTOR:
+                missing[name] = "Motor is not installed here (pip install -e '.[motor]')"
+            else:
+                found[name] = sys.executable
+            continue
         python = venv_python(args.venvs_dir / owner)
-        if python.exists():
+        if args.peers_here and here[PEER_MODULES[owner]]:
+            found[name] = sys.executable
+        elif python.exists():
             found[name] = str(python)
+        elif here[PEER_MODULES[owner]]:  # installed here, and no environment of its own
+            found[name] = sys.executable
         else:
             missing[name] = f"no {python} (run with --setup-peers, or pass --python {name}=PATH)"
     return found, missing
@@ -262,6 +329,14 @@ def run_all(
         shared = external
         if shared is None and args.server == "shared":
             shared = stack.enter_context(embedded_server())
+        if args.smoke:  # one process per contender for every task: seconds, not minutes
+            uri = shared or ""
+            for name in names:
+                report = run_worker(name, pythons[name], uri, config, profile_dir)
+                for result in report["results"]:
+                    _progress(0, result["task"], name, result, 0.0)
+                reports[name] = {**report, "python": pythons[name]}
+            return [reports[name] for name in names]
         turn = 0
         for round_ in range(args.rounds):
             for task in tasks:
@@ -297,7 +372,7 @@ def _progress(round_: int, task: str, name: str, result: dict[str, Any], seconds
     else:
         cpu = statistics.median(result["cpu"]) / result["ops"] * 1e6
         what = f"{cpu:9.1f} µs CPU/unit"
-    print(f"  [{round_ + 1}] {task:<18} {name:<13} {what}  ({seconds:.1f} s)", file=sys.stderr)
+    print(f"  [{round_ + 1}] {task:<18} {name:<15} {what}  ({seconds:.1f} s)", file=sys.stderr)
 
 
 def epilogue(pythons: dict[str, str], profile_dir: Path | None) -> None:
@@ -334,6 +409,8 @@ def main(argv: list[str] | None = None) -> int:
         ops=args.ops,
         bulk=args.bulk,
         large_ops=args.large_ops,
+        user_ops=args.user_ops,
+        user_bulk=args.user_bulk,
         iterations=args.iterations,
         warmup=args.warmup,
         data_dir=args.data_dir,
@@ -348,7 +425,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"tasks: {', '.join(tasks)}\ncontenders: {', '.join(pythons)}\n"
         f"N: {config.ops} ops per iteration, {config.bulk} documents for insert_many/fetch_all, "
-        f"{config.large_ops} large documents; {config.warmup} warm-up + {config.iterations} "
+        f"{config.large_ops} large documents; mixed User: {config.user_ops} ops, "
+        f"{config.user_bulk} documents; {config.warmup} warm-up + {config.iterations} "
         f"measured iterations per task and round, {args.rounds} round(s)\n"
         f"processes: one per task and contender, contenders taking turns task by task\n"
         f"server: {server_mode}",
@@ -374,19 +452,44 @@ def main(argv: list[str] | None = None) -> int:
         "CPU = CPU time of the client process (process_time) per unit, median of the samples;\n"
         "± = median absolute deviation of the CPU samples, relative to their median;\n"
         "/raw = CPU ratio to raw PyMongo async; /raw+pyd = to PyMongo + plain pydantic models;\n"
+        "/floor = to the contender's typed floor (raw+pydantic, or motor+pydantic on Motor),\n"
+        "  the median of the ratios of samples paired by round and iteration;\n"
         "wall = elapsed time per unit, for information (the server's speed dominates it).\n"
     )
     print(table(rows, order))
     print()
     print(ratio_summary(rows, order))
+    print()
+    print(floor_summary(rows))
     print("\nversions:")
     for report in reports:
         versions = ", ".join(f"{k} {v}" for k, v in report.get("versions", {}).items())
-        print(f"  {report['contender']:<13} {versions}")
+        print(f"  {report['contender']:<15} {versions}")
     sources = next((r["data"] for r in reports if r.get("data")), {})
     for file, source in sources.items():
         print(f"data {file}: {source}")
-    epilogue(pythons, profile_dir if profiled else None)
+    if args.markdown:
+        args.markdown.write_text(markdown(rows, order), encoding="utf-8")
+        print(f"\nMarkdown written to {args.markdown}")
+    if not args.smoke:
+        epilogue(pythons, profile_dir if profiled else None)
+    write_json(args, config, server_mode, elapsed, skipped, reports, rows)
+    if cleanup is not None:
+        cleanup.cleanup()
+    failed = [row for row in rows if row.error is not None]
+    return 1 if failed else 0
+
+
+def write_json(
+    args: argparse.Namespace,
+    config: Config,
+    server_mode: str,
+    elapsed: float,
+    skipped: dict[str, str],
+    reports: list[dict[str, Any]],
+    rows: list[Any],
+) -> None:
+    """Every sample, the versions and the configuration, to ``--json``."""
     if args.json:
         args.json.write_text(
             json.dumps(
@@ -403,10 +506,6 @@ def main(argv: list[str] | None = None) -> int:
             encoding="utf-8",
         )
         print(f"\nJSON written to {args.json}")
-    if cleanup is not None:
-        cleanup.cleanup()
-    failed = [row for row in rows if row.error is not None]
-    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -370,3 +370,52 @@ def test_a_terminal_gets_a_progress_bar_and_a_summary(shop):
     assert "3/3" in text  # the progress bar's count
     assert "exported 3 Customer documents to customers.jsonl" in text
     assert len((shop.path / "customers.jsonl").read_text().splitlines()) == 3
+
+
+# -- a database or collection that is not there ------------------------------------------------
+
+
+def test_a_misspelled_database_is_a_usage_error_not_an_empty_export(shop):
+    misspelled = shop.db[:-1]
+    result = CliRunner().invoke(
+        cli, ["export", shop.target, "--uri", shop.uri, "--db", misspelled, "--out", "c.jsonl"]
+    )
+    assert result.exit_code == EXIT_USAGE
+    error = one_line_error(result)
+    assert f"no database {misspelled!r} on the server" in error
+    assert f"did you mean {shop.db!r}?" in error
+    assert not (shop.path / "c.jsonl").exists()
+
+
+def test_a_collection_that_is_not_there_is_a_usage_error(shop):
+    (shop.path / "other_models.py").write_text(
+        "from mdocument import Document\n\n\nclass Customer(Document):\n    name: str\n\n"
+        "    class Meta:\n        collection = 'customer'\n"
+    )
+    try:
+        result = CliRunner().invoke(
+            cli, ["export", "other_models:Customer", "--uri", shop.uri, "--db", shop.db]
+        )
+    finally:
+        sys.modules.pop("other_models", None)
+    assert result.exit_code == EXIT_USAGE
+    error = one_line_error(result)
+    assert f"no collection 'customer' (of Customer) in database {shop.db!r}" in error
+    assert "did you mean 'customers'?" in error
+
+
+def test_the_help_names_the_missing_database_exit_code():
+    result = CliRunner().invoke(cli, ["export", "--help"])
+    assert "a database or collection that does not exist" in result.stdout
+
+
+def test_a_revealed_export_file_is_readable_by_its_owner_only(shop):
+    old = os.umask(0o022)
+    try:
+        result = shop.export("--reveal", "--out", "secrets.jsonl")
+        masked = shop.export("--out", "masked.jsonl")
+    finally:
+        os.umask(old)
+    assert result.exit_code == masked.exit_code == EXIT_OK
+    assert (shop.path / "secrets.jsonl").stat().st_mode & 0o777 == 0o600
+    assert (shop.path / "masked.jsonl").stat().st_mode & 0o777 == 0o644  # the umask decides

@@ -5,6 +5,8 @@ import datetime
 import gc
 import io
 import json
+import os
+import sys
 import tracemalloc
 from typing import Any
 
@@ -298,3 +300,28 @@ async def test_memory_stays_flat_however_many_documents_are_exported(mongodb_dat
     # (the margin absorbs garbage the cycle collector has not freed yet, and what the driver's
     # own threads allocate meanwhile).
     assert large_peak < small_peak * 4, (small_peak, large_peak)
+
+
+async def test_a_revealed_file_is_created_for_its_owner_only(customers, tmp_path):
+    old = os.umask(0o022)
+    try:
+        await export(Customer, out=tmp_path / "clear.jsonl", reveal=True)
+        await export(Customer, out=tmp_path / "masked.jsonl")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "clear.jsonl").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "masked.jsonl").stat().st_mode & 0o777 == 0o644
+
+
+async def test_a_revealed_file_is_never_open_to_others_while_it_is_written(
+    customers, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(sys.modules["mdocument.export"], "_PROGRESS_EVERY", 1)
+    modes: list[int] = []
+
+    def progress(count: int) -> None:  # called while the partial file is being written
+        modes.extend(p.stat().st_mode & 0o777 for p in tmp_path.iterdir())
+
+    await export(Customer, out=tmp_path / "clear.jsonl", reveal=True, progress=progress)
+    assert modes
+    assert set(modes) == {0o600}

@@ -390,7 +390,7 @@ def test_mask_filter_masks_sensitive_paths_inside_logical_operators():
         "login": "ada",
         "email": "***",
         "card.number": "***",
-        "$or": [{"pin": "***"}, {"login": "bob"}, {"$and": [{"card": "***"}]}],
+        "$or": [{"pin": "***"}, {"login": "bob"}, {"$and": [{"card": {"number": "***"}}]}],
         "$nor": [{"recovery_codes": "***"}],
         "$comment": "from the admin page",
         "pin": None,

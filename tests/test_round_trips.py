@@ -43,8 +43,10 @@ async def build(teams: int, people_per_team: int) -> Org:
 
 # Org <- Team.org (copy) <- Person.team_id, Person.mentor_id <- Badge.person_ids: four edges
 # over four levels. A find per level to learn the ids to recurse into (Badge, which nothing
-# refers to, is deleted by filter), a delete or update per edge and level, the root, the commit.
+# refers to, is deleted by filter), a delete or update per edge and level, the root, the commit;
+# before all that, one write to the root (see mdocument.integrity.GUARD_FIELD).
 EXPECTED = [
+    "update",  # the org's guard, first: child creates under it now wait for this delete
     "find",  # teams of the org
     "find",  # people of the teams
     "delete",  # badges whose every person goes

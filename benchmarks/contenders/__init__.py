@@ -14,9 +14,11 @@ MODULES = {
     "raw": "pymongo_raw",
     "raw+pydantic": "pymongo_pydantic",
     "mdocument": "mdocument_odm",
+    "mdocument+motor": "mdocument_motor",
     "beanie": "beanie_odm",
     "odmantic": "odmantic_odm",
     "motor": "motor_raw",
+    "motor+pydantic": "motor_pydantic",
 }
 
 

@@ -77,8 +77,8 @@ class Beanie(Contender):
         model = self.models["nested"]
         return await model.find_one({"embedded_str_doc_array.unique_id": unique_id})
 
-    async def set_field1(self, kind: str, obj: Any, value: str) -> None:
-        await obj.set({self.models[kind].field1: value})
+    async def set_field(self, kind: str, obj: Any, name: str, value: Any) -> None:
+        await obj.set({getattr(self.models[kind], name): value})
 
     async def set_nested_field1(self, obj: Any, value: str) -> None:
         await obj.set({self.models["nested"].embedded_str_doc_1.field1: value})

@@ -1,4 +1,8 @@
-"""mdocument, through its documented API only."""
+"""mdocument, through its documented API only, on PyMongo's async client.
+
+The foreign key of ``small_fk`` is a relation, as a user declares one: ``fk: Ref[Target]``, with
+the index mdocument creates for it (the harness leaves that collection's indexes to it).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import bson
+from _data import Shape
 from _harness import COLLECTIONS, Contender, build_models
 from pydantic import BaseModel
 from pymongo import AsyncMongoClient
@@ -16,23 +21,41 @@ class MDocument(Contender):
 
     name = "mdocument"
     packages = ("mdocument", "pymongo", "pydantic")
+    own_indexes = frozenset({"small_fk"})
+
+    def _client(self, uri: str) -> Any:
+        return AsyncMongoClient(uri)
 
     async def open(self, uri: str) -> None:
-        from mdocument import Document, ObjectId
+        from mdocument import Document, ObjectId, Ref
 
-        self.client: AsyncMongoClient[Any] = AsyncMongoClient(uri)
+        self.client: Any = self._client(uri)
+        target = type(
+            "Target",
+            (Document,),
+            {
+                "__annotations__": {"name": str},
+                "__module__": __name__,
+                "__qualname__": "Target",
+                **self._namespace("target"),
+            },
+        )
+        shapes = dict(self.shapes)
+        small_fk = shapes["small_fk"]
+        shapes["small_fk"] = Shape(small_fk.name, {**small_fk.fields, "fk": Ref[target]})
         self.models: dict[str, Any] = build_models(
-            self.shapes,
+            shapes,
             document_base=Document,
             embedded_base=BaseModel,
             object_id=ObjectId,
             namespace=self._namespace,
             module=__name__,
         )
+        self.models["target"] = target
 
     def _namespace(self, kind: str) -> dict[str, Any]:
         # `class Meta: collection = ...` inside the class body, as a user writes it.
-        qualname = f"{self.shapes[kind].name}.Meta"
+        qualname = f"{self.shapes[kind].name}.Meta"  # `target` too: its shape is in `shapes`
         return {
             "Meta": type("Meta", (), {"collection": COLLECTIONS[kind], "__qualname__": qualname})
         }
@@ -43,6 +66,9 @@ class MDocument(Contender):
     async def bind(self, database: str, kinds: Iterable[str]) -> None:
         from mdocument import init
 
+        kinds = list(kinds)
+        if "small_fk" in kinds:  # a reference's target is registered in the same init
+            kinds.append("target")
         await init(self.client[database], models=[self.models[kind] for kind in kinds])
 
     async def insert_many(self, kind: str, docs: list[dict[str, Any]]) -> None:
@@ -60,7 +86,8 @@ class MDocument(Contender):
         return await self.models[kind].get(id)
 
     async def find_fk(self, fk: bson.ObjectId) -> Any:
-        return await self.models["small_fk"].one({"fk": fk})
+        model = self.models["small_fk"]
+        return await model.one(model.fk == fk)
 
     async def find_nested(self, unique_id: int) -> Any:
         return await self.models["nested"].one({"embedded_str_doc_1.unique_id": unique_id})
@@ -68,13 +95,28 @@ class MDocument(Contender):
     async def find_nested_array(self, unique_id: int) -> Any:
         return await self.models["nested"].one({"embedded_str_doc_array.unique_id": unique_id})
 
-    async def set_field1(self, kind: str, obj: Any, value: str) -> None:
-        obj.field1 = value
+    async def set_field(self, kind: str, obj: Any, name: str, value: Any) -> None:
+        setattr(obj, name, value)
         await obj.save()
 
     async def set_nested_field1(self, obj: Any, value: str) -> None:
         obj.embedded_str_doc_1.field1 = value
         await obj.save()
+
+
+class MDocumentMotor(MDocument):
+    """The same, on a Motor database (``AsyncIOMotorClient``)."""
+
+    name = "mdocument+motor"
+    packages = ("mdocument", "motor", "pymongo", "pydantic")
+
+    def _client(self, uri: str) -> Any:
+        from motor.motor_asyncio import AsyncIOMotorClient
+
+        return AsyncIOMotorClient(uri)
+
+    async def close(self) -> None:
+        self.client.close()
 
 
 CONTENDER = MDocument

@@ -70,8 +70,8 @@ class ODMantic(Contender):
         model = self.models["nested"]
         return await self.engine.find_one(model, {"embedded_str_doc_array.unique_id": unique_id})
 
-    async def set_field1(self, kind: str, obj: Any, value: str) -> None:
-        obj.field1 = value
+    async def set_field(self, kind: str, obj: Any, name: str, value: Any) -> None:
+        setattr(obj, name, value)
         await self.engine.save(obj)
 
     async def set_nested_field1(self, obj: Any, value: str) -> None:

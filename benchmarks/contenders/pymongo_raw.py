@@ -54,9 +54,9 @@ class RawPyMongo(Contender):
             {"embedded_str_doc_array.unique_id": unique_id}
         )
 
-    async def set_field1(self, kind: str, obj: Any, value: str) -> None:
-        obj["field1"] = value
-        await self.collections[kind].update_one({"_id": obj["_id"]}, {"$set": {"field1": value}})
+    async def set_field(self, kind: str, obj: Any, name: str, value: Any) -> None:
+        obj[name] = value
+        await self.collections[kind].update_one({"_id": obj["_id"]}, {"$set": {name: value}})
 
     async def set_nested_field1(self, obj: Any, value: str) -> None:
         obj["embedded_str_doc_1"]["field1"] = value

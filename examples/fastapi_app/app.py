@@ -46,9 +46,8 @@ posts = APIRouter(prefix="/posts", tags=["posts"])
 
 @users.post("", response_model=User, status_code=status.HTTP_201_CREATED)
 async def create_user(data: UserCreate) -> User:
-    return await User.create(
-        name=data.name, email=data.email, password_hash=hash_password(data.password), bio=data.bio
-    )
+    # The body's User fields, plus the server-owned hash (`joined` keeps its default).
+    return await data.create(password_hash=hash_password(data.password))
 
 
 @users.get("", response_model=Page[User])
@@ -64,11 +63,9 @@ async def read_user(user_id: ObjectId) -> User:
 @users.patch("/{user_id}", response_model=User)
 async def update_user(user_id: ObjectId, data: UserUpdate) -> User:
     user = await get_or_404(User, user_id)
-    changes = data.model_dump(exclude_unset=True)
-    if "password" in changes:
-        user.password_hash = hash_password(changes.pop("password"))
-    for name, value in changes.items():
-        setattr(user, name, value)
+    data.apply(user)  # the User fields sent, and only those
+    if "password" in data.model_fields_set:
+        user.password_hash = hash_password(data.password)
     return await user.save()  # sends the changed fields only
 
 
@@ -96,7 +93,7 @@ async def create_post(data: PostCreate) -> Post:
     if author is None:
         raise HTTPException(422, detail=f"author_id: there is no User {data.author_id}")
     # mdocument checks the reference again as it writes (a 422 if the user was deleted since).
-    return await Post.create(**data.model_dump(), author=AuthorCard.of(author))
+    return await data.create(author=AuthorCard.of(author))
 
 
 @posts.get("", response_model=Page[Post])
@@ -181,10 +178,10 @@ async def read_post(post_id: ObjectId) -> Post:
 
 @posts.patch("/{post_id}", response_model=Post)
 async def update_post(post_id: ObjectId, data: PostUpdate) -> Post:
+    if "author_id" in data.model_fields_set:
+        raise HTTPException(422, detail="author_id: a post keeps its author")
     post = await get_or_404(Post, post_id)
-    for name, value in data.model_dump(exclude_unset=True).items():
-        setattr(post, name, value)
-    return await post.save()
+    return await data.apply(post).save()
 
 
 @posts.delete("/{post_id}", status_code=status.HTTP_204_NO_CONTENT)

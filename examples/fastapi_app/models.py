@@ -3,8 +3,12 @@
 Documents are what the API returns: ``email`` and ``password_hash`` are sensitive, so every
 response shows them as ``"***"`` and the OpenAPI schema marks them write-only. A post refers to
 its author (``author_id``) and carries a copy of the author's public fields (``author``), which
-mdocument rewrites when the user changes; deleting a user deletes their posts. Request bodies
-are small models of their own, because a client sends a password, never its hash, and never an id.
+mdocument rewrites when the user changes; deleting a user deletes their posts.
+
+Request bodies are made from the documents (``mdocument.fastapi.Input`` and ``Patch``): a client
+never sends an id nor a field listed in ``Meta.server_owned`` (a password hash, a date, a copy),
+and any field it should not send is a 422. The bodies add what the documents do not store: a
+password, never its hash.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from mdocument import Document, Field, Index, ObjectId, Ref, Synced
+from mdocument.fastapi import Input, Patch
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
@@ -38,6 +43,7 @@ class User(Document):
 
     class Meta:
         collection = "users"
+        server_owned = ("password_hash", "joined")  # never in a request body
 
 
 class AuthorCard(Synced[User]):
@@ -57,6 +63,7 @@ class Post(Document):
 
     class Meta:
         collection = "posts"
+        server_owned = ("author", "published")  # the copy follows author_id; set on creation
         indexes = [
             Index([("author_id", 1), ("published", -1)]),  # a user's posts, newest first
             Index([("published", -1), ("id", 1)]),  # the feed's order, _id breaking ties
@@ -70,20 +77,16 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
 
-class UserCreate(Body):
-    name: Name = Field(examples=["ada"])
-    email: Email = Field(sensitive=True)
+class UserCreate(Input[User]):
+    """A new user: name, email and bio as ``User`` declares them, and a password."""
+
     password: Password = Field(sensitive=True)
-    bio: str = Field(default="", max_length=500)
 
 
-class UserUpdate(Body):
+class UserUpdate(Patch[User]):
     """Fields left out are kept; ``null`` is refused (no field of a user may be empty)."""
 
-    name: Name = Field(default=None)
-    email: Email = Field(default=None, sensitive=True)
     password: Password = Field(default=None, sensitive=True)
-    bio: str = Field(default=None, max_length=500)
 
 
 class Login(Body):
@@ -91,11 +94,8 @@ class Login(Body):
     password: Password = Field(sensitive=True)
 
 
-class PostCreate(Body):
-    title: Title = Field(examples=["On the Analytical Engine"])
-    body: str = ""
-    author_id: ObjectId
-    tags: list[Tag] = Field(default_factory=list)
+PostCreate = Input[Post]
+"""A new post: title, body, author_id and tags (the author's card is made by the server)."""
 
 
 class PostSearch(Body):
@@ -110,9 +110,5 @@ class PostSearch(Body):
     )
 
 
-class PostUpdate(Body):
-    """Fields left out are kept."""
-
-    title: Title = Field(default=None)
-    body: str = Field(default=None)
-    tags: list[Tag] = Field(default=None)
+PostUpdate = Patch[Post]
+"""Fields left out are kept (``author_id`` is refused by the endpoint: a post keeps its author)."""

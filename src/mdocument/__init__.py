@@ -13,8 +13,10 @@ synced copies, and :func:`init` binds the documents to a database::
     ada = await User.create(name="Ada", password_hash="...")
 """
 
+from mdocument.check import Report, check
 from mdocument.document import Document
 from mdocument.exceptions import (
+    CopiedFieldWrite,
     DeleteRestricted,
     DocumentDoesntExist,
     DocumentException,
@@ -26,6 +28,8 @@ from mdocument.exceptions import (
     PrimaryKeyNotInSyncedFields,
     RelationNotSet,
     RequiredFieldMissing,
+    RevisionConflict,
+    TransactionConflict,
     UnknownModelField,
     WrongModelFieldType,
     WrongValueType,
@@ -50,18 +54,25 @@ from mdocument.fields import Field, FieldSpec, OnDelete, Relation
 from mdocument.graph import Edge, Graph
 from mdocument.indexes import Index
 from mdocument.masking import REVEAL, SENSITIVE_PLACEHOLDER, reveal
-from mdocument.pagination import KeysetPage, Page
+from mdocument.pagination import (
+    KeysetPage,
+    Page,
+    PageTokenKeys,
+    PageTokensNotConfigured,
+    configure_page_tokens,
+)
 from mdocument.query import QuerySet
 from mdocument.references import OptionalRef, Ref, RefList
 from mdocument.registry import Registry, init
 from mdocument.synced import Synced
 from mdocument.types import ObjectId
 
-__version__ = "0.1.0"
+__version__ = "5.0.0"  # the same as pyproject.toml; PyPI's unrelated `mdocument` is 4.0
 
 __all__ = [
     "REVEAL",
     "SENSITIVE_PLACEHOLDER",
+    "CopiedFieldWrite",
     "DeleteRestricted",
     "Document",
     "DocumentDoesntExist",
@@ -82,6 +93,8 @@ __all__ = [
     "OnDelete",
     "OptionalRef",
     "Page",
+    "PageTokenKeys",
+    "PageTokensNotConfigured",
     "PrimaryKeyNotInSyncedFields",
     "QuerySet",
     "Ref",
@@ -89,14 +102,19 @@ __all__ = [
     "Registry",
     "Relation",
     "RelationNotSet",
+    "Report",
     "RequiredFieldMissing",
+    "RevisionConflict",
     "SortKey",
     "Synced",
+    "TransactionConflict",
     "UnknownModelField",
     "WrongModelFieldType",
     "WrongValueType",
     "and_",
     "asc",
+    "check",
+    "configure_page_tokens",
     "contains",
     "desc",
     "exists",

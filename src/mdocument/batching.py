@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from mdocument.mapping import STORED_ID
+from mdocument.names import STORED_ID
 
 if TYPE_CHECKING:
-    from mdocument.driver import Collection, Session
+    from mdocument.driver import Session
+    from mdocument.store import StoreCollection as Collection
 
 __all__ = ["CHUNK", "chunks", "find_ids"]
 

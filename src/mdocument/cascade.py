@@ -27,26 +27,28 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pymongo import UpdateMany
+from mdocument.driver import UpdateMany
 
 from mdocument.batching import chunks, find_ids
 from mdocument.exceptions import DeleteRestricted
 from mdocument.fields import OnDelete
-from mdocument.mapping import ID_FIELD, STORED_ID
+from mdocument.names import ID_FIELD, STORED_ID
 
 if TYPE_CHECKING:
-    from mdocument.document import Document
-    from mdocument.driver import Collection, Session
+    from mdocument.binding import Scope as Registry
+    from mdocument.driver import Session
     from mdocument.graph import Edge
-    from mdocument.registry import Registry
+    from mdocument.model import DocumentBase as Document
+    from mdocument.store import StoreCollection as Collection
 
-__all__ = ["DeletePlan", "plan_delete", "sync_copies"]
+__all__ = ["DeletePlan", "children_first", "plan_delete", "sync_copies"]
 
 
 @dataclass
 class _Write:
     """One batched write of the plan."""
 
+    document: type[Document]
     collection: Collection
     filter: dict[str, Any]
     update: dict[str, Any] | None = None  # None: a delete
@@ -72,15 +74,30 @@ class DeletePlan:
 
     levels: list[_Level]
     deleting: dict[type[Document], set[Any]]
+    order: dict[type[Document], int] = field(default_factory=dict)
+    """Each class's rank: classes that refer to another one come before it."""
 
     @property
     def writes(self) -> list[_Write]:
-        """The writes in execution order: deepest level first, each level's deletes first."""
-        ordered: list[_Write] = []
-        for level in reversed(self.levels):
-            ordered.extend(level.deletes)
-            ordered.extend(level.updates)
-        return ordered
+        """The writes in execution order: children before parents at every depth.
+
+        Class by class, in an order where every class comes before the classes it refers to,
+        so that an interruption at any write (without a transaction) leaves no reference to a
+        deleted document, even where one collection is reached by two paths (a comment that
+        belongs to a post and to the post's author). Within a class, deeper levels first, and
+        a level's deletes before its updates (a list cascade's delete reads the list its pull
+        then changes).
+        """
+        by_level: list[tuple[int, int, int, _Write]] = []
+        depth = len(self.levels)
+        for index, level in enumerate(self.levels):
+            for kind, writes in ((0, level.deletes), (1, level.updates)):
+                by_level.extend(
+                    (self.order.get(write.document, 0), depth - index, kind, write)
+                    for write in writes
+                )
+        by_level.sort(key=lambda item: item[:3])
+        return [write for *_, write in by_level]
 
     async def execute(self, session: Session | None) -> int:
         """Run the writes; returns how many of the planned root documents were deleted."""
@@ -146,16 +163,16 @@ class _Planner:
         for part in chunks(ids):
             if rule is OnDelete.SET_NULL:
                 update = {"$set": {edge.field.stored: None}}
-                level.updates.append(_Write(collection, {edge.id_path: _in(part)}, update))
+                level.updates.append(_Write(child, collection, {edge.id_path: _in(part)}, update))
             elif rule is OnDelete.PULL:
                 level.updates.append(
-                    _Write(collection, {edge.id_path: _in(part)}, _pull(edge, part))
+                    _Write(child, collection, {edge.id_path: _in(part)}, _pull(edge, part))
                 )
             elif edge.many:  # CASCADE on a list: delete the emptied children, pull elsewhere
                 doomed = _all_referred_deleted(edge, part, self.deleting[edge.parent])
                 await self.cascade(child, doomed, level, frontier)
                 level.updates.append(
-                    _Write(collection, {edge.id_path: _in(part)}, _pull(edge, part))
+                    _Write(child, collection, {edge.id_path: _in(part)}, _pull(edge, part))
                 )
             else:
                 await self.cascade(child, {edge.id_path: _in(part)}, level, frontier)
@@ -169,7 +186,7 @@ class _Planner:
     ) -> None:
         collection = self.collection(child)
         if not self.needs_ids(child):
-            level.deletes.append(_Write(collection, filter))
+            level.deletes.append(_Write(child, collection, filter))
             return
         found = [
             item
@@ -181,7 +198,7 @@ class _Planner:
         self.deleting[child].update(found)
         frontier[child].update(found)
         for part in chunks(found):
-            level.deletes.append(_Write(collection, {STORED_ID: _in(part)}))
+            level.deletes.append(_Write(child, collection, {STORED_ID: _in(part)}))
 
     async def plan(self, roots: Mapping[type[Document], Sequence[Any]]) -> DeletePlan:
         root_level = _Level()
@@ -190,7 +207,9 @@ class _Planner:
             self.deleting[document].update(ids)
             frontier[document] = set(ids)
             for part in chunks(list(ids)):
-                root_level.deletes.append(_Write(self.collection(document), {STORED_ID: _in(part)}))
+                root_level.deletes.append(
+                    _Write(document, self.collection(document), {STORED_ID: _in(part)})
+                )
         levels = [root_level]
         while frontier:
             level = _Level()
@@ -201,7 +220,7 @@ class _Planner:
             levels.append(level)
             frontier = dict(next_frontier)
         await self.check_restrictions()
-        return DeletePlan(levels, dict(self.deleting))
+        return DeletePlan(levels, dict(self.deleting), children_first(self.registry))
 
     async def check_restrictions(self) -> None:
         for edge, ids in self.restricted:
@@ -227,6 +246,28 @@ class _Planner:
                 count=count,
                 ids=sample,
             )
+
+
+def children_first(registry: Registry) -> dict[type[Document], int]:
+    """A rank per class in which a class comes before every class it refers to.
+
+    Self references are left out (a level order handles them); a cycle through several
+    classes is broken at the class with the fewest children still unranked.
+    """
+    graph = registry.graph
+    children = {
+        document: {edge.child for edge in graph.incoming(document) if edge.child is not document}
+        for document in registry.documents
+    }
+    rank: dict[type[Document], int] = {}
+    while len(rank) < len(children):
+        waiting = [document for document in children if document not in rank]
+        ready = [document for document in waiting if children[document] <= rank.keys()]
+        if not ready:  # a cycle: break it where the fewest children are still waiting
+            ready = [min(waiting, key=lambda document: len(children[document] - rank.keys()))]
+        for document in ready:
+            rank[document] = len(rank)
+    return rank
 
 
 async def plan_delete(

@@ -20,7 +20,19 @@ from pydantic import BaseModel
 
 from mdocument.codec import fallback_encoder
 
-__all__ = ["Changes", "diff", "mark_unvalidated", "remember", "same", "unvalidated"]
+__all__ = [
+    "REVISION_FIELD",
+    "Changes",
+    "diff",
+    "mark_unvalidated",
+    "registry_of",
+    "remember",
+    "revision_of",
+    "same",
+    "set_registry",
+    "set_revision",
+    "unvalidated",
+]
 
 # The tracking state of a document instance, kept in its `__pydantic_private__`: its stored form
 # at the last load or save (None while it was never stored), whether that form is the raw dict
@@ -28,6 +40,11 @@ __all__ = ["Changes", "diff", "mark_unvalidated", "remember", "same", "unvalidat
 STORED = "_mdocument_stored"
 RAW = "_mdocument_raw"
 UNVALIDATED = "_mdocument_unvalidated"
+REVISION = "_mdocument_revision"
+REGISTRY = "_mdocument_registry"
+
+REVISION_FIELD = "_revision"
+"""The stored name of the revision counter of documents with ``Meta.revision = True``."""
 
 
 def _state(document: BaseModel) -> dict[str, Any]:
@@ -44,6 +61,28 @@ def remember(document: BaseModel, stored: dict[str, Any] | None, *, raw: bool) -
     state[STORED] = stored
     state[RAW] = raw
     state.pop(UNVALIDATED, None)  # loaded, or checked before it was written
+
+
+def set_revision(document: BaseModel, revision: int) -> None:
+    """Record the stored revision the instance was loaded or saved at."""
+    _state(document)[REVISION] = revision
+
+
+def set_registry(document: BaseModel, registry: object) -> None:
+    """Record the registry (the database) the instance was loaded from or created in."""
+    _state(document)[REGISTRY] = registry
+
+
+def registry_of(document: BaseModel) -> Any:
+    """The registry the instance was loaded from or created in (``None``: neither yet)."""
+    private = document.__pydantic_private__
+    return private.get(REGISTRY) if private else None
+
+
+def revision_of(document: BaseModel) -> int | None:
+    """The stored revision the instance was loaded or saved at (``None``: never stored)."""
+    private = document.__pydantic_private__
+    return private.get(REVISION) if private else None
 
 
 def mark_unvalidated(document: BaseModel) -> None:

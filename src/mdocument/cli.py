@@ -1,4 +1,4 @@
-"""The ``mdocument`` command line (``pip install "mdocument[cli]"``).
+"""The ``mdocument`` command line (the ``cli`` extra: ``pip install -e ".[cli]"`` in a clone).
 
 ``mdocument export MODULE:Document --uri URI --db NAME`` writes the documents of one class as
 JSON Lines, JSON or CSV, with sensitive values masked unless ``--reveal`` is given. It shows a
@@ -10,50 +10,22 @@ Exit codes, for scripts:
 0     done
 1     the export failed while running: an error of the server, a stored document that does
       not match its class, the output could not be written
-2     usage: a bad option, ``--uri`` or ``--query``, an unknown document or field
+2     usage: a bad option, ``--uri`` or ``--query``, an unknown document or field, a
+      database or collection that does not exist (a misspelled ``--db``)
 3     the server could not be reached within ``--timeout`` seconds: worth retrying later
 130   interrupted (Ctrl-C); no partial ``--out`` file is left behind
 ====  =======================================================================================
+
+Without click and rich (the ``cli`` extra), the command prints what to install, in one line on
+standard error, and exits with 2.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import difflib
-import importlib
-import os
-import re
+import importlib.util
 import sys
-from collections.abc import Callable, Generator, Sequence
-from pathlib import Path
-from typing import IO, Any, NoReturn, cast
-
-import click
-from bson import json_util
-from pymongo import AsyncMongoClient
-from pymongo.errors import (
-    ConfigurationError,
-    ConnectionFailure,
-    InvalidURI,
-    OperationFailure,
-    PyMongoError,
-)
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-
-from mdocument.document import Document
-from mdocument.exceptions import DocumentException, RelationNotSet, UnknownModelField
-from mdocument.export import FORMATS, ExportFormat, export, format_of
-from mdocument.query import compile_filter
-from mdocument.registry import init
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, NoReturn
 
 __all__ = [
     "EXIT_FAILED",
@@ -61,6 +33,7 @@ __all__ = [
     "EXIT_OK",
     "EXIT_UNREACHABLE",
     "EXIT_USAGE",
+    "NEEDS_CLI_EXTRA",
     "cli",
     "main",
 ]
@@ -70,389 +43,50 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 """The export failed while running (server error, bad stored document, output not writable)."""
 EXIT_USAGE = 2
-"""A bad option, URI or query, or an unknown document or field: fix the command line."""
+"""A bad option, URI or query, an unknown document or field, or a database or collection that
+does not exist: fix the command line."""
 EXIT_UNREACHABLE = 3
 """The server could not be reached within ``--timeout``: worth retrying later."""
 EXIT_INTERRUPTED = 130
 """Interrupted by Ctrl-C."""
 
-_EXIT_CODES_HELP = (
-    "\b\nExit codes:\n"
-    "  0    done\n"
-    "  1    the export failed while running (server error, bad stored document, output)\n"
-    "  2    usage: bad option, --uri or --query, unknown document or field\n"
-    "  3    the server could not be reached within --timeout seconds\n"
-    "  130  interrupted"
-)
+NEEDS_CLI_EXTRA = 'mdocument: the command line needs the cli extra: pip install "mdocument[cli]"'
+"""What the command prints when click or rich is not installed (then it exits with 2)."""
 
-# Server error codes that mean "the query is malformed": BadValue, FailedToParse, TypeMismatch.
-_BAD_QUERY_CODES = frozenset({2, 9, 14})
-_AUTHENTICATION_FAILED = 18
-_URI_SCHEMES = ("mongodb://", "mongodb+srv://")
-_USERINFO = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/?#]*)@")
-_CONFIGURED_TIMEOUTS = re.compile(r"\s*\(configured timeouts:[^)]*\)")
+# The console script imports this module whatever is installed: the command's own
+# dependencies (click, rich) are imported only when they are there.
+_EXTRA = ("click", "rich")
 
 
-class CommandError(click.ClickException):
-    """A one-line error (``Error: ...`` on standard error); exits with :data:`EXIT_FAILED`."""
-
-    exit_code = EXIT_FAILED
+def _has_cli_extra() -> bool:
+    return all(importlib.util.find_spec(name) is not None for name in _EXTRA)
 
 
-class UsageProblem(CommandError):
-    """The command line is wrong; exits with :data:`EXIT_USAGE`."""
+if TYPE_CHECKING or _has_cli_extra():
+    # The command itself, and the helpers scripts and tests use (`as` names re-export them).
+    from mdocument._cli import CommandError as CommandError
+    from mdocument._cli import ServerUnreachable as ServerUnreachable
+    from mdocument._cli import UsageProblem as UsageProblem
+    from mdocument._cli import cli as cli
+    from mdocument._cli import load_document as load_document
+    from mdocument._cli import parse_fields as parse_fields
+    from mdocument._cli import parse_query as parse_query
+    from mdocument._cli import redact as redact
+    from mdocument.cli_check import register as _register_check
+    from mdocument.cli_schema import register as _register_schema
 
-    exit_code = EXIT_USAGE
-
-
-class ServerUnreachable(CommandError):
-    """The server did not answer in time; exits with :data:`EXIT_UNREACHABLE`."""
-
-    exit_code = EXIT_UNREACHABLE
-
-
-# -- helpers ----------------------------------------------------------------------------------
-
-
-def redact(text: str, uri: str) -> str:
-    """``text`` without the credentials of ``uri`` (a URI itself, or a driver's message)."""
-    match = _USERINFO.match(uri)
-    if match is None:
-        return text
-    return text.replace(match["userinfo"], "***")
-
-
-def load_document(target: str) -> type[Document]:
-    """The document class named ``MODULE:Document`` (the module is imported from the cwd)."""
-    module_name, _, name = target.partition(":")
-    if not module_name or not name:
-        raise UsageProblem(
-            f"name the document as MODULE:Document, for example myapp.models:User, not {target!r}"
-        )
-    # As `python -m` does: the project a command is run from can be imported.
-    if os.getcwd() not in sys.path and "" not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        missing = exc.name or ""
-        if module_name == missing or module_name.startswith(f"{missing}."):
-            raise UsageProblem(
-                f"no module named {missing!r} (run the command from your project's directory, "
-                "or add it to PYTHONPATH)"
-            ) from None
-        raise UsageProblem(f"importing {module_name!r} failed: {exc}") from None
-    except Exception as exc:
-        raise UsageProblem(
-            f"importing {module_name!r} failed: {type(exc).__name__}: {exc}"
-        ) from None
-    found: Any = module
-    for part in name.split("."):
-        found = getattr(found, part, None)
-    if not (isinstance(found, type) and issubclass(found, Document)):
-        documents = sorted(
-            key
-            for key, value in vars(module).items()
-            if isinstance(value, type) and issubclass(value, Document) and value is not Document
-        )
-        close = difflib.get_close_matches(name, documents, n=1)
-        hint = (
-            f"; did you mean {close[0]!r}?"
-            if close
-            else f" (documents there: {', '.join(documents) or 'none'})"
-        )
-        what = "is not a Document class" if found is not None else "not found"
-        raise UsageProblem(f"{target}: {what}{hint}")
-    if found is Document or found.__mdocument_mapping__.abstract:
-        raise UsageProblem(f"{target} is abstract (Meta.abstract = True): it has no collection")
-    return found
-
-
-def parse_query(text: str | None) -> dict[str, Any] | None:
-    """A ``--query``: a JSON object, MongoDB Extended JSON allowed (``{"$oid": ...}``)."""
-    if text is None or not text.strip():
-        return None
-    try:
-        query: Any = json_util.loads(text)
-    except (ValueError, TypeError) as exc:
-        raise UsageProblem(f"--query is not valid JSON: {exc}") from None
-    if not isinstance(query, dict):
-        raise UsageProblem(
-            f'--query is a JSON object such as \'{{"name": "Ada"}}\', '
-            f"not {type(query).__name__} {text.strip()[:40]!r}"
-        )
-    return cast("dict[str, Any]", query)
-
-
-def parse_fields(text: str | None) -> list[str] | None:
-    """``--fields name,email,address.city`` as a list (``None`` when not given)."""
-    if text is None:
-        return None
-    fields = [field.strip() for field in text.split(",") if field.strip()]
-    if not fields:
-        raise UsageProblem("--fields names at least one field")
-    return fields
-
-
-def _all_documents() -> list[type[Document]]:
-    found: list[type[Document]] = []
-    pending = list(Document.__subclasses__())
-    while pending:
-        cls = pending.pop(0)
-        pending.extend(cls.__subclasses__())
-        if cls not in found and not cls.__mdocument_mapping__.abstract:
-            found.append(cls)
-    return found
-
-
-async def _register(database: Any, document: type[Document]) -> None:
-    """Bind ``document`` to ``database`` without creating indexes.
-
-    A document whose relations point to others needs them registered too: then every loaded
-    document class is, one per collection, ``document`` first.
-    """
-    try:
-        await init(database, models=[document], create_indexes=False)
-        return
-    except RelationNotSet:
-        pass
-    models = [document]
-    collections = {document.__mdocument_mapping__.collection}
-    for other in _all_documents():
-        collection = other.__mdocument_mapping__.collection
-        if collection not in collections:
-            collections.add(collection)
-            models.append(other)
-    await init(database, models=models, create_indexes=False)
-
-
-@contextlib.contextmanager
-def _progress(
-    console: Console, label: str, total: int | None
-) -> Generator[Callable[[int], None], None, None]:
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task(label, total=total)
-        yield lambda count: progress.update(task, completed=count)
-
-
-def _unreachable(exc: PyMongoError, uri: str, timeout: float) -> CommandError:
-    reason = str(exc).split(", Timeout:", 1)[0]
-    reason = _CONFIGURED_TIMEOUTS.sub("", reason).strip()
-    return ServerUnreachable(
-        f"cannot reach the server at {redact(uri, uri)} within {timeout:g}s: {redact(reason, uri)}"
-    )
-
-
-# -- the export -------------------------------------------------------------------------------
-
-
-async def _export(
-    *,
-    document: type[Document],
-    uri: str,
-    db_name: str | None,
-    query: dict[str, Any] | None,
-    fmt: ExportFormat,
-    out: Path | None,
-    fields: list[str] | None,
-    reveal: bool,
-    timeout: float,
-    batch_size: int,
-    console: Console | None,
-) -> int:
-    try:
-        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-            uri,
-            serverSelectionTimeoutMS=int(timeout * 1000),
-            connectTimeoutMS=int(timeout * 1000),
-            appname="mdocument-export",
-        )
-    except (InvalidURI, ConfigurationError, ValueError, TypeError) as exc:
-        message = f"bad --uri {redact(uri, uri)!r}: {redact(str(exc), uri)}"
-        raise UsageProblem(message) from None
-    try:
-        try:
-            database = client[db_name] if db_name else client.get_default_database()
-        except (ConfigurationError, InvalidURI, ValueError) as exc:
-            raise UsageProblem(
-                f"no database: pass --db NAME or put it in the URI (mongodb://host/NAME): {exc}"
-                if db_name is None
-                else f"bad --db {db_name!r}: {exc}"
-            ) from None
-        await _register(database, document)
-        target: Path | IO[bytes] = sys.stdout.buffer if out is None else out
-        options: dict[str, Any] = {
-            "out": target,
-            "fmt": fmt,
-            "reveal": reveal,
-            "fields": fields,
-            "batch_size": batch_size,
-        }
-        if console is None:
-            return await export(document, query, **options)
-        total = await document.count(query)
-        with _progress(console, f"{document.__name__} → {out or 'stdout'}", total) as update:
-            return await export(document, query, progress=update, **options)
-    except OperationFailure as exc:
-        message = redact(str((exc.details or {}).get("errmsg") or exc), uri)
-        if exc.code == _AUTHENTICATION_FAILED:
-            raise UsageProblem(f"the server refused the credentials: {message}") from None
-        if exc.code in _BAD_QUERY_CODES:
-            raise UsageProblem(f"the server refused --query: {message}") from None
-        raise CommandError(f"the server refused the export: {message}") from None
-    except ConnectionFailure as exc:
-        raise _unreachable(exc, uri, timeout) from None
-    finally:
-        await client.close()
-
-
-# -- commands ---------------------------------------------------------------------------------
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="mdocument", prog_name="mdocument")
-def cli() -> None:
-    """mdocument: tools for the documents of a mdocument application."""
-
-
-@cli.command("export", epilog=_EXIT_CODES_HELP)
-@click.argument("target", metavar="MODULE:DOCUMENT")
-@click.option(
-    "--uri",
-    envvar="MONGODB_URI",
-    required=True,
-    help="Server connection string (default: $MONGODB_URI).",
-)
-@click.option("--db", "db_name", help="Database name (default: the one in the URI).")
-@click.option(
-    "--query",
-    "-q",
-    "query_text",
-    metavar="JSON",
-    help='Filter on the document\'s fields, e.g. \'{"karma": {"$gt": 10}}\'; Extended JSON '
-    'such as {"$oid": "..."} is understood.',
-)
-@click.option(
-    "--format",
-    "-f",
-    "fmt",
-    type=click.Choice(FORMATS),
-    help="Output format (default: from the --out suffix, else jsonl).",
-)
-@click.option(
-    "--out",
-    "-o",
-    type=click.Path(dir_okay=False, writable=True, allow_dash=True, path_type=Path),
-    help="Output file, replaced once the export is complete (default or -: standard output).",
-)
-@click.option("--fields", metavar="A,B.C", help="Fields to write, in this order.")
-@click.option("--reveal", is_flag=True, help="Write sensitive values for real, not as ***.")
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    default=5.0,
-    show_default=True,
-    help="Seconds to wait for the server.",
-)
-@click.option(
-    "--batch-size", type=click.IntRange(min=1), default=1000, show_default=True, hidden=True
-)
-@click.option("--quiet", is_flag=True, help="No progress bar or summary, even on a terminal.")
-def export_command(
-    target: str,
-    uri: str,
-    db_name: str | None,
-    query_text: str | None,
-    fmt: ExportFormat | None,
-    out: Path | None,
-    fields: str | None,
-    reveal: bool,
-    timeout: float,
-    batch_size: int,
-    quiet: bool,
-) -> None:
-    """Export the documents of MODULE:DOCUMENT (e.g. myapp.models:User).
-
-    Sensitive values are written as *** unless --reveal is given. A progress bar is shown on
-    a terminal.
-    """
-    if not uri.startswith(_URI_SCHEMES):
-        raise UsageProblem(
-            f"bad --uri {redact(uri, uri)!r}: a MongoDB URI starts with mongodb:// or "
-            "mongodb+srv://"
-        )
-    document = load_document(target)
-    query = parse_query(query_text)
-    selected = parse_fields(fields)
-    try:
-        compile_filter(document.__mdocument_mapping__, query)  # before connecting to anything
-    except UnknownModelField as exc:
-        raise UsageProblem(f"--query: {exc}") from None
-    if out == Path("-"):
-        out = None
-    if out is not None and not out.parent.is_dir():
-        raise UsageProblem(f"--out: no directory {str(out.parent)!r}")
-    chosen: ExportFormat = fmt or (format_of(out) if out is not None else "jsonl")
-    console = Console(stderr=True)
-    # On a terminal only, and not over the documents themselves when they go to the terminal.
-    interactive = console.is_terminal and not quiet
-    show_progress = interactive and (out is not None or not sys.stdout.isatty())
-    if reveal and interactive:
-        console.print("--reveal: sensitive values are written in clear", style="yellow")
-    try:
-        count = asyncio.run(
-            _export(
-                document=document,
-                uri=uri,
-                db_name=db_name,
-                query=query,
-                fmt=chosen,
-                out=out,
-                fields=selected,
-                reveal=reveal,
-                timeout=timeout,
-                batch_size=batch_size,
-                console=console if show_progress else None,
-            )
-        )
-    except UnknownModelField as exc:
-        raise UsageProblem(str(exc)) from None
-    except DocumentException as exc:
-        raise CommandError(str(exc)) from None
-    except BrokenPipeError:
-        # The reader of standard output went away (`| head`): stop, silently.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        raise CommandError("standard output was closed") from None
-    except OSError as exc:
-        where = f" {str(out)!r}" if out is not None else ""
-        raise CommandError(f"cannot write{where}: {exc.strerror or exc}") from None
-    if interactive:
-        noun = "document" if count == 1 else "documents"
-        summary = f"exported {count:,} {document.__name__} {noun} to {out or 'stdout'}"
-        console.print(summary, highlight=False, markup=False)
+    _register_check(cli)  # `mdocument check` (in its own module: mdocument.cli_check)
+    _register_schema(cli)  # `mdocument graph|indexes|validators|migrate` (mdocument.cli_schema)
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     """Entry point of the ``mdocument`` console script."""
-    try:
-        result = cli.main(args=argv, prog_name="mdocument", standalone_mode=False)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except (click.Abort, KeyboardInterrupt):
-        click.echo("interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
-    sys.exit(result if isinstance(result, int) else EXIT_OK)
+    if not _has_cli_extra():
+        print(NEEDS_CLI_EXTRA, file=sys.stderr)  # noqa: T201 - the command's one line of output
+        sys.exit(EXIT_USAGE)
+    from mdocument._cli import main as run
+
+    run(argv)
 
 
 if __name__ == "__main__":

@@ -22,8 +22,8 @@ from pydantic import BaseModel, SecretBytes, SecretStr, ValidationError
 from pydantic_core import Url
 
 from mdocument.exceptions import RequiredFieldMissing, WrongValueType
-from mdocument.mapping import ID_FIELD, STORED_ID
-from mdocument.masking import SENSITIVE_PLACEHOLDER
+from mdocument.masking import mask_at
+from mdocument.names import ID_FIELD, STORED_ID
 
 if TYPE_CHECKING:
     from mdocument.mapping import DocumentMapping
@@ -147,9 +147,9 @@ def stored_document_error(
             field=field,
         )
     stored = mapping.field_of_stored(field)
-    shown = (
-        SENSITIVE_PLACEHOLDER if mapping.is_sensitive_path(field) else repr(first.get("input"))[:80]
-    )
+    # The input at the error's location may be a parent of sensitive values (a whole card, a
+    # list of cards, the whole document for a model validator): only those values are masked.
+    shown = _cut(repr(mask_at(mapping.document, first["loc"], first.get("input"))))
     return WrongValueType(
         f"{where}: stored value {shown} of field {location!r} does not match the class: "
         f"{first['msg']}{more}",
@@ -157,3 +157,8 @@ def stored_document_error(
         field=stored.name if stored else field,
         stored=True,
     )
+
+
+def _cut(text: str, limit: int = 80) -> str:
+    """A value's text, cut to ``limit`` characters for a one-line message."""
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."

@@ -8,31 +8,16 @@ built once when the class is created.
 
 from __future__ import annotations
 
-import contextvars
-import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, overload
 
 import bson
-import pydantic
-from pydantic import AliasChoices, BaseModel, ConfigDict, PrivateAttr
-from typing_extensions import Self, dataclass_transform
+from typing_extensions import Self
 
-from mdocument.changes import STORED, mark_unvalidated
-from mdocument.exceptions import (
-    DuplicateError,
-    NotFoundError,
-    NotInitializedError,
-    WrongModelFieldType,
-)
-from mdocument.fields import Field
-from mdocument.mapping import DocumentMapping
-from mdocument.masking import (
-    SENSITIVE_PLACEHOLDER,
-    hide_sensitive_schema,
-    holds_sensitive,
-    masked_repr_args,
-)
+from mdocument import binding
+from mdocument.changes import registry_of
+from mdocument.loading import children, fetch, prefetch
+from mdocument.model import _CLASS_METHODS, DocumentBase, DocumentMeta, _ClassMethod
 from mdocument.query import (
     ModelT,
     Pipeline,
@@ -42,17 +27,12 @@ from mdocument.query import (
     compile_filter,
     compile_sort,
 )
-from mdocument.types import ObjectId
 
 if TYPE_CHECKING:
-    from pydantic._internal._model_construction import ModelMetaclass as _PydanticMeta
-
     from mdocument.driver import Session
     from mdocument.references import RefField, RefListField
     from mdocument.repository import Repository
     from mdocument.synced import Synced
-else:
-    _PydanticMeta = type(BaseModel)
 
 __all__ = ["Document", "DocumentMeta"]
 
@@ -60,57 +40,8 @@ R = TypeVar("R")
 RD = TypeVar("RD", bound="Document")
 C = TypeVar("C", bound="Document")
 
-# Set while any document class is being built: pydantic then probes class attributes to find
-# field defaults, and must not be handed field expressions.
-_building: contextvars.ContextVar[bool] = contextvars.ContextVar("_building", default=False)
 
-# A field named like a class method (`count`) is fine: instances read the field, the class
-# keeps the method. One named like an instance method would hide it: `doc.save()` must stay
-# callable, and __pydantic_init_subclass__ refuses those with a clear error.
-_CLASS_METHODS = frozenset(
-    {"create", "get", "one", "many", "find", "count", "insert_many", "prefetch", "aggregate"}
-)
-_INSTANCE_METHODS = frozenset(
-    {"save", "delete", "reload", "fetch", "children", "is_stored", "before_save", "after_save",
-     "before_delete", "after_delete"}
-)  # fmt: skip
-_SHADOWING = (
-    rf'Field name "({"|".join(sorted(_CLASS_METHODS | _INSTANCE_METHODS))})" in ".*" '
-    r"shadows an attribute in parent"
-)
-
-
-class DocumentMeta(_PydanticMeta):
-    """Pydantic's model metaclass, plus class-level field access for queries.
-
-    ``Post.title`` (a field name looked up on the class, where pydantic keeps no attribute) gives
-    the field's query expression, so that ``Post.title == "x"`` builds a filter. Type checkers see
-    the field's declared type, so they still catch comparisons with values of another type.
-    """
-
-    if not TYPE_CHECKING:  # a runtime __getattr__ would make every class attribute Any to mypy
-
-        def __new__(mcs, *args, **kwargs):  # noqa: D102
-            token = _building.set(True)
-            try:
-                with warnings.catch_warnings():
-                    warnings.filterwarnings("ignore", message=_SHADOWING)
-                    return super().__new__(mcs, *args, **kwargs)
-            finally:
-                _building.reset(token)
-
-        def __getattr__(cls, name):
-            if not _building.get():
-                fields = cls.__dict__.get("__pydantic_fields__")
-                if fields is not None and name in fields:
-                    from mdocument.expressions import field_expression
-
-                    return field_expression(cls, name)
-            return super().__getattr__(name)
-
-
-@dataclass_transform(kw_only_default=True, field_specifiers=(Field, pydantic.Field, PrivateAttr))
-class Document(BaseModel, metaclass=DocumentMeta):
+class Document(DocumentBase):
     """Base class of the documents stored by mdocument.
 
     Declare fields as on any pydantic model, with :func:`mdocument.Field` for mdocument's
@@ -129,112 +60,32 @@ class Document(BaseModel, metaclass=DocumentMeta):
     as ``_id``. I/O methods need the class registered with :func:`mdocument.init` first.
     """
 
-    model_config = ConfigDict(
-        validate_assignment=True,
-        validate_by_name=True,
-        validate_by_alias=True,
-        extra="ignore",
-    )
-
-    SENSITIVE_PLACEHOLDER: ClassVar[str] = SENSITIVE_PLACEHOLDER
-    """What a sensitive value shows as in JSON output, reprs and error messages."""
-
-    DuplicateError: ClassVar[type[DuplicateError]] = DuplicateError
-    """Raised when a write of this class conflicts with a unique index."""
-    NotFoundError: ClassVar[type[NotFoundError]] = NotFoundError
-    """Raised when a query of this class that must find a document finds none."""
-
-    __mdocument_mapping__: ClassVar[DocumentMapping]
-    __mdocument_repository__: ClassVar[Repository[Any] | None] = None
-
-    id: ObjectId = Field(
-        default_factory=bson.ObjectId,
-        validation_alias=AliasChoices("id", "_id"),
-        frozen=True,
-        description="The document's id, stored as _id.",
-    )
-
-    # The repository keeps each instance's change-tracking state in `__pydantic_private__` by
-    # hand: declared private attributes would make pydantic initialise them in Python for every
-    # instance, doubling the cost of loading a document.
-
-    @classmethod
-    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
-        super().__pydantic_init_subclass__(**kwargs)
-        hidden = _INSTANCE_METHODS.intersection(cls.__pydantic_fields__)
-        if hidden:
-            name = sorted(hidden)[0]
-            raise WrongModelFieldType(
-                f"{cls.__name__}.{name}: a field cannot be named like the method "
-                f"Document.{name}(); rename it (alias={name!r} keeps the stored name)",
-                document=cls,
-                field=name,
-            )
-        cls.__mdocument_mapping__ = DocumentMapping(cls)
-        # Per-class errors: `except User.DuplicateError` catches User's (and subclasses') only.
-        for error in ("DuplicateError", "NotFoundError"):
-            base: type[Exception] = getattr(cls, error)
-            subclass = type(
-                error,
-                (base,),
-                {"__module__": cls.__module__, "__qualname__": f"{cls.__qualname__}.{error}"},
-            )
-            setattr(cls, error, subclass)
-        # A field made sensitive by its type keeps its default and examples in JSON Schema.
-        sensitive = cls.__mdocument_mapping__.sensitive
-        rebuild = hide_sensitive_schema(cls.__pydantic_fields__, sensitive)
-        if holds_sensitive(cls) and "hide_input_in_errors" not in cls.model_config:
-            # Validation errors print their input; with a sensitive field anywhere they must not.
-            cls.model_config["hide_input_in_errors"] = True
-            rebuild = True
-        if rebuild:
-            cls.model_rebuild(force=True, raise_errors=False)
+    __mdocument_base__: ClassVar[bool] = True
 
     @classmethod
     def _repository(cls) -> Repository[Self]:
-        repository = cls.__dict__.get("__mdocument_repository__")
-        if repository is None:
-            mapping = cls.__mdocument_mapping__ if cls is not Document else None
-            reason = (
-                "it is abstract (Meta.abstract = True) and has no collection"
-                if mapping is None or mapping.abstract
-                else "pass it to `await mdocument.init(database, models=[...])` first"
+        """The class's repository in the active registry (see :mod:`mdocument.binding`)."""
+        repository: Repository[Self] = binding.repository_of(cls)
+        return repository
+
+    def _own_repository(self) -> Repository[Self]:
+        """The repository of the registry this instance belongs to.
+
+        An instance loaded from or created in one registry is written there; inside another
+        registry's ``use()`` that would be a write into another tenant: refused.
+        """
+        own = registry_of(self)
+        if own is None:
+            return self._repository()
+        chosen = binding.chosen()
+        if chosen is not None and chosen is not own:
+            raise binding.CrossRegistryWrite(
+                f"{type(self).__name__} {self.id} belongs to {own!r}, but {chosen!r} is in "
+                "use here; nothing was written (write it inside its own registry's use())",
+                document=type(self),
             )
-            raise NotInitializedError(f"{cls.__name__} is not initialised: {reason}", document=cls)
-        return repository  # type: ignore[no-any-return]
-
-    # -- representation -------------------------------------------------------------------------
-
-    @classmethod
-    def model_construct(cls, _fields_set: set[str] | None = None, **values: Any) -> Self:
-        """Pydantic's ``model_construct``: no validation now, so ``save()`` validates it all."""
-        document = super().model_construct(_fields_set, **values)
-        mark_unvalidated(document)
-        return document
-
-    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
-        """Pydantic's ``model_copy``: ``update`` values are not validated, ``save()`` will."""
-        copy = super().model_copy(update=update, deep=deep)
-        if update:
-            mark_unvalidated(copy)
-        return copy
-
-    def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
-        return masked_repr_args(self, self.__mdocument_mapping__.sensitive)
-
-    def __eq__(self, other: object) -> bool:
-        # Field values only: pydantic would also compare the private change-tracking state.
-        if not isinstance(other, BaseModel):
-            return NotImplemented
-        return type(self) is type(other) and self.__dict__ == other.__dict__
-
-    __hash__ = None  # type: ignore[assignment]  # mutable, like every pydantic model
-
-    @property
-    def is_stored(self) -> bool:
-        """Whether the document was loaded from or saved to the database (and not deleted)."""
-        private = self.__pydantic_private__
-        return private is not None and private.get(STORED) is not None
+        repository: Repository[Self] = binding.repository_of(type(self), own)
+        return repository
 
     # -- class-level I/O ------------------------------------------------------------------------
 
@@ -242,7 +93,9 @@ class Document(BaseModel, metaclass=DocumentMeta):
     async def create(cls, *, session: Session | None = None, **fields: Any) -> Self:
         """Build a document from ``fields``, validate it and insert it."""
         document = cls(**fields)
-        await cls._repository().save(document, session, validated=True)
+        repository = cls._repository()
+        with binding.use(repository.registry):  # hooks see the registry of the write
+            await repository.save(document, session, validated=True)
         return document
 
     @classmethod
@@ -352,7 +205,9 @@ class Document(BaseModel, metaclass=DocumentMeta):
         Runs in a transaction where the server supports them. Without transactions, the ones
         written before a failure are deleted again before the error is raised.
         """
-        return await cls._repository().insert_many(documents, session)
+        repository = cls._repository()
+        with binding.use(repository.registry):
+            return await repository.insert_many(documents, session)
 
     # -- instance-level I/O -----------------------------------------------------------------------
 
@@ -362,31 +217,21 @@ class Document(BaseModel, metaclass=DocumentMeta):
         The whole document is validated first (nested values included), so invalid data never
         reaches the server. Nothing is sent when nothing changed.
         """
-        await self._repository().save(self, session)
+        repository = self._own_repository()
+        with binding.use(repository.registry):  # hooks see the registry of the write
+            await repository.save(self, session)
         return self
 
     async def delete(self, *, session: Session | None = None) -> None:
         """Delete the document; raises ``Doc.NotFoundError`` if it is not stored."""
-        await self._repository().delete(self, session)
+        repository = self._own_repository()
+        with binding.use(repository.registry):
+            await repository.delete(self, session)
 
     async def reload(self, *, session: Session | None = None) -> Self:
         """Replace the values of this instance with the stored ones."""
-        await self._repository().reload(self, session)
+        await self._own_repository().reload(self, session)
         return self
-
-    # -- lifecycle hooks (override them; the defaults do nothing and are never awaited) ---------
-
-    async def before_save(self) -> None:
-        """Called before the document is validated and written by ``save``/``create``."""
-
-    async def after_save(self) -> None:
-        """Called after the document was written."""
-
-    async def before_delete(self) -> None:
-        """Called before the document is deleted."""
-
-    async def after_delete(self) -> None:
-        """Called after the document was deleted."""
 
     # -- relations ------------------------------------------------------------------------------
 
@@ -420,10 +265,7 @@ class Document(BaseModel, metaclass=DocumentMeta):
         list gives the documents in list order. A reference to a missing document raises
         :class:`~mdocument.DocumentDoesntExist`.
         """
-        from mdocument.loading import fetch
-
-        repository = self._repository()
-        return await fetch(repository.registry, self, field, session)
+        return await fetch(self._own_repository().registry, self, field, session)
 
     @classmethod
     async def prefetch(
@@ -441,8 +283,6 @@ class Document(BaseModel, metaclass=DocumentMeta):
             for post in posts:
                 print(post.title, authors[post.author_id].name)
         """
-        from mdocument.loading import prefetch
-
         repository = cls._repository()
         return await prefetch(repository.registry, cls, documents, fields, session)
 
@@ -456,7 +296,16 @@ class Document(BaseModel, metaclass=DocumentMeta):
             posts = await ada.children(Post)
             reviewed = await ada.children(Post, Post.reviewer_id)
         """
-        from mdocument.loading import children
-
-        repository = self._repository()
+        repository = self._own_repository()
         return await children(repository.registry, self, document, field, session)
+
+
+def _hide_class_methods_from_pydantic() -> None:
+    # Document's class methods are hidden from pydantic's attribute probing (see
+    # _asked_by_pydantic): a field named `count` is a plain required field, without warnings.
+    for name in _CLASS_METHODS:
+        method: Any = Document.__dict__[name]
+        type.__setattr__(Document, name, _ClassMethod(method.__func__))
+
+
+_hide_class_methods_from_pydantic()

@@ -1,19 +1,53 @@
-"""The few calls where PyMongo's async API and Motor differ, behind one small adapter.
+"""The drivers: the only module that imports PyMongo or Motor (with :mod:`mdocument.store`).
 
-Everything else (``find``, ``insert_one``, ``update_many``, ``bulk_write`` ...) is the same on
-both drivers' collections and is called directly by the repository.
+The few calls where PyMongo's async API and Motor differ are behind one small adapter,
+:class:`Driver`. The driver's types, errors, write operations and monitoring classes that the
+rest of mdocument names are re-exported from here, so that no other module imports a driver:
+every call to a database goes through :mod:`mdocument.store`, the one place for tracing and
+transactions (a test reads the imports to keep it so).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
+from pymongo import AsyncMongoClient, IndexModel, UpdateMany, UpdateOne, monitoring
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import (
+    BulkWriteError,
+    ConfigurationError,
+    ConnectionFailure,
+    DuplicateKeyError,
+    InvalidURI,
+    OperationFailure,
+    PyMongoError,
+    ServerSelectionTimeoutError,
+)
 
-__all__ = ["Collection", "Database", "Driver", "Session", "driver_of"]
+__all__ = [
+    "AsyncMongoClient",
+    "BulkWriteError",
+    "Collection",
+    "ConfigurationError",
+    "ConnectionFailure",
+    "Database",
+    "Driver",
+    "DuplicateKeyError",
+    "IndexModel",
+    "InvalidURI",
+    "OperationFailure",
+    "PyMongoError",
+    "ServerSelectionTimeoutError",
+    "Session",
+    "UpdateMany",
+    "UpdateOne",
+    "connect",
+    "driver_of",
+    "monitoring",
+    "motor_client",
+]
 
 T = TypeVar("T")
 
@@ -34,22 +68,9 @@ class Driver:
         """A new session on the database's client."""
         return database.client.start_session()
 
-    async def aggregate(
-        self,
-        collection: Collection,
-        pipeline: Sequence[Mapping[str, Any]],
-        session: Session | None,
-        **kwargs: Any,
-    ) -> AsyncIterator[dict[str, Any]]:
-        """An async iterator over the results of an aggregation."""
-        cursor = await collection.aggregate(list(pipeline), session=session, **kwargs)
-        return aiter(cursor)
-
-    async def with_transaction(
-        self, session: Session, work: Callable[[Session], Awaitable[T]]
-    ) -> T:
-        """Run ``work`` in a transaction on ``session``, retried on transient errors."""
-        return await session.with_transaction(work)
+    async def start_transaction(self, session: Session) -> None:
+        """Start a transaction on ``session``."""
+        await session.start_transaction()
 
 
 class MotorDriver(Driver):
@@ -57,22 +78,28 @@ class MotorDriver(Driver):
 
     name = "motor"
 
+    async def start_transaction(self, session: Session) -> None:
+        """Start a transaction on ``session`` (a plain call in Motor)."""
+        motor_session: Any = session
+        motor_session.start_transaction()
+
     async def start_session(self, database: Database) -> Session:
         """A new session on the database's client (a coroutine in Motor)."""
         client: Any = database.client  # a MotorClient, typed here as PyMongo's
         session: Session = await client.start_session()
         return session
 
-    async def aggregate(
-        self,
-        collection: Collection,
-        pipeline: Sequence[Mapping[str, Any]],
-        session: Session | None,
-        **kwargs: Any,
-    ) -> AsyncIterator[dict[str, Any]]:
-        """An async iterator over the results (Motor returns the cursor without awaiting)."""
-        cursor: Any = collection.aggregate(list(pipeline), session=session, **kwargs)
-        return aiter(cursor)
+
+def connect(uri: str, **options: Any) -> AsyncMongoClient[dict[str, Any]]:
+    """A PyMongo async client (the command line, the FastAPI lifespan, the test fixtures)."""
+    return AsyncMongoClient(uri, **options)
+
+
+def motor_client(uri: str, **options: Any) -> Any:
+    """A Motor client (the test fixtures' second driver); Motor must be installed."""
+    from motor.motor_asyncio import AsyncIOMotorClient
+
+    return AsyncIOMotorClient(uri, **options)
 
 
 _PYMONGO = Driver()

@@ -1,7 +1,10 @@
 """An embedded MongoDB-compatible server for tests and examples (SecantusDB, optional extra).
 
 :class:`EmbeddedServer` starts SecantusDB in a separate process on a free loopback port, with
-in-memory storage, and stops it on exit. It needs ``pip install "mdocument[embedded]"``;
+in-memory storage, and stops it on exit. The server also stops by itself when the process that
+started it exits, however it exits (a ``SIGTERM`` to a web server, a ``SIGKILL``, a crash): it
+watches a pipe from its parent (:mod:`mdocument._embedded_child`), so no server is ever left
+running with nobody to stop it. It needs ``pip install "mdocument[embedded]"``;
 SecantusDB is GPL-2.0 and is never a dependency of the library itself::
 
     with EmbeddedServer() as server:
@@ -71,11 +74,11 @@ class EmbeddedServer:
         return f"mongodb://{self.host}:{self.port}/?retryWrites=false"
 
     def command(self) -> list[str]:
-        """The command line that starts the server."""
+        """The command line that starts the server (SecantusDB's, run by a parent watcher)."""
         command = [
             sys.executable,
             "-m",
-            "secantus",
+            "mdocument._embedded_child",
             "--host",
             self.host,
             "--port",
@@ -102,7 +105,9 @@ class EmbeddedServer:
             )
         self._process = subprocess.Popen(
             self.command(),
-            stdin=subprocess.DEVNULL,
+            # A pipe nobody writes to: the server stops when it is closed, which the system
+            # does when this process exits, by any signal (see mdocument._embedded_child).
+            stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
@@ -151,6 +156,9 @@ class EmbeddedServer:
         self.port = None
         if process is None:
             return
+        if process.stdin is not None:
+            with contextlib.suppress(OSError):
+                process.stdin.close()
         process.terminate()
         try:
             process.wait(10)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 __all__ = [
+    "CopiedFieldWrite",
     "DeleteRestricted",
     "DocumentDoesntExist",
     "DocumentException",
@@ -25,6 +26,8 @@ __all__ = [
     "PrimaryKeyNotInSyncedFields",
     "RelationNotSet",
     "RequiredFieldMissing",
+    "RevisionConflict",
+    "TransactionConflict",
     "UnknownModelField",
     "WrongModelFieldType",
     "WrongValueType",
@@ -185,3 +188,37 @@ class DeleteRestricted(DocumentException):
         self.blocking = blocking
         self.count = count
         self.ids = tuple(ids)
+
+
+class RevisionConflict(DocumentException):
+    """A save from a stale instance (``Meta.revision = True``); nothing was written.
+
+    The stored document changed since this instance was loaded or saved. Reload it and apply
+    the change again.
+
+    Attributes:
+        document_id: the id of the document.
+        expected: the revision the instance had; the stored one is newer.
+    """
+
+    def __init__(
+        self, message: str, *, document: type[Any], document_id: Any, expected: int
+    ) -> None:
+        super().__init__(message, document=document)
+        self.document_id = document_id
+        self.expected = expected
+
+
+class TransactionConflict(DocumentException):
+    """A transaction kept conflicting with concurrent writers until its retry deadline passed.
+
+    Nothing of it was written. Retrying later is safe; a hot parent document (one that very
+    many concurrent writes refer to) is the usual cause.
+    """
+
+
+class CopiedFieldWrite(DocumentException):
+    """A bulk update wrote a path inside a synced copy: copies belong to their source.
+
+    Change the source document instead (its copies follow), or set the whole copy or its id.
+    """

@@ -27,6 +27,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal, cast, get_args
 
 from pydantic_core import PydanticSerializationError
 
+from mdocument import binding
 from mdocument.exceptions import FieldIsNotJsonEncodable, UnknownModelField
 from mdocument.masking import REVEAL
 from mdocument.query import Query, SortSpec, compile_filter, compile_sort
@@ -91,7 +92,8 @@ async def export(
             (a failed export leaves no partial file), or an open text or binary stream, written
             and flushed but left open.
         fmt: ``"jsonl"`` (default), ``"json"`` or ``"csv"``.
-        reveal: write sensitive values for real instead of ``"***"``.
+        reveal: write sensitive values for real instead of ``"***"``; a file written from a
+            path is then created readable by its owner only (mode ``0600``).
         fields: the fields to write, in this order; dotted paths (``"address.city"``) reach into
             nested values and become keys (or CSV columns) of that name. Default: every field,
             computed fields included.
@@ -107,7 +109,7 @@ async def export(
         raise ValueError(f"fmt is one of {', '.join(map(repr, FORMATS))}, not {fmt!r}")
     if batch_size < 1:
         raise ValueError(f"batch_size is at least 1, not {batch_size}")
-    repository = document._repository()  # pyright: ignore[reportPrivateUsage]
+    repository = binding.repository_of(document)
     mapping = repository.mapping
     filter = compile_filter(mapping, query)
     order = compile_sort(mapping, sort)
@@ -120,7 +122,7 @@ async def export(
     cursor: Any = repository.collection.find(filter, sort=order, batch_size=batch_size)
     count = 0
     try:
-        with _open(out) as stream:
+        with _open(out, private=reveal) as stream:
             writer = _WRITERS[fmt](stream, columns)
             async for raw in cursor:
                 writer.write(_row(repository.load(raw), context, selected))
@@ -301,9 +303,9 @@ _WRITERS: dict[str, type[_JsonLinesWriter | _JsonArrayWriter | _CsvWriter]] = {
 
 
 @contextlib.contextmanager
-def _open(out: Output) -> Generator[IO[str], None, None]:
+def _open(out: Output, *, private: bool = False) -> Generator[IO[str], None, None]:
     if isinstance(out, (str, os.PathLike)):
-        with _atomic_file(Path(out)) as stream:
+        with _atomic_file(Path(out), private=private) as stream:
             yield stream
         return
     if isinstance(out, (io.RawIOBase, io.BufferedIOBase)) or "b" in getattr(out, "mode", ""):
@@ -321,11 +323,17 @@ def _open(out: Output) -> Generator[IO[str], None, None]:
 
 
 @contextlib.contextmanager
-def _atomic_file(path: Path) -> Generator[IO[str], None, None]:
-    """A new file next to ``path``, renamed to it on success and removed on failure."""
+def _atomic_file(path: Path, *, private: bool = False) -> Generator[IO[str], None, None]:
+    """A new file next to ``path``, renamed to it on success and removed on failure.
+
+    ``private`` (sensitive values in clear): readable and writable by its owner only, from the
+    moment it exists; a chmod after creation would leave a window where others can open it.
+    """
     partial = path.with_name(f".{path.name}.{secrets.token_hex(4)}.partial")
-    # os.open with 0o666 leaves the usual permissions to the umask, as open() would.
-    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    # 0o666 leaves the usual permissions to the umask, as open() would; the umask can only
+    # remove permissions, so 0o600 stays owner-only.
+    mode = 0o600 if private else 0o666
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
         with open(descriptor, "w", encoding="utf-8", newline="") as stream:
             yield stream

@@ -28,18 +28,21 @@ from typing import (
     Literal,
     NoReturn,
     TypeGuard,
+    TypeVar,
     cast,
     get_args,
     get_origin,
 )
 
+import bson
 from pydantic import BaseModel
 
-from mdocument.masking import SENSITIVE_PLACEHOLDER
+from mdocument.masking import SENSITIVE_PLACEHOLDER, mask_filter
 from mdocument.paths import (
     ANY_TYPES,
     UNION_ORIGINS,
     PathSpec,
+    is_operator_document,
     literal,
     root_spec,
     shown,
@@ -66,10 +69,14 @@ __all__ = [
     "or_",
     "raw",
     "regex",
+    "some",
     "spec_of",
 ]
 
 _REGEX_OPTIONS = frozenset("imsxu")
+_PATTERNS = (re.Pattern, bson.Regex)
+
+T = TypeVar("T")
 
 
 def _untyped(value: object) -> object:
@@ -133,7 +140,19 @@ class FieldPath:
             encoded = None  # matches a null or missing value, whatever the type
         else:
             encoded = spec.check(value, item=not isinstance(value, (list, tuple, set, frozenset)))
-        operand = literal(encoded) if operator == "$eq" else {operator: encoded}
+        operand: Any
+        if operator == "$eq":
+            operand = literal(encoded)
+        elif isinstance(encoded, _PATTERNS):
+            # A pattern given as a value (a field of any value may hold one) is compared as a
+            # value: $eq takes it literally, where $ne or $gt would fail on the server.
+            if operator != "$ne":
+                raise spec.wrong_value(
+                    value, "a pattern compares only with == and != (regex() matches one)"
+                )
+            operand = {"$not": {"$eq": cast("Any", encoded)}}
+        else:
+            operand = {operator: encoded}
         return _Condition(spec.document, spec.stored, operand, spec.sensitive)
 
     def __eq__(self, value: object) -> Expression:  # type: ignore[override]
@@ -180,6 +199,17 @@ class FieldPath:
                 f"not {type(values).__name__}"
             )
         encoded = [None if value is None else spec.check(value, item=True) for value in values]
+        for value, stored in zip(values, encoded, strict=True):
+            if is_operator_document(stored) or isinstance(stored, _PATTERNS):
+                # $in would read the one as operators (the server refuses them) and match the
+                # other as a pattern: a value must stay a value.
+                raise spec.wrong_value(
+                    value,
+                    f"{operator[1:]}() takes values, and {operator} would read a dict whose keys "
+                    "start with $ as operators, a pattern as a pattern; compare it with == "
+                    "instead",
+                    item=True,
+                )
         return _Condition(spec.document, spec.stored, {operator: encoded}, spec.sensitive)
 
     def exists(self, present: bool = True) -> Expression:
@@ -346,7 +376,10 @@ class _Condition(Expression):
 
     def shown(self) -> dict[str, Any]:
         if not self._sensitive:
-            return {self._key: self._operand}
+            condition = {self._key: self._operand}
+            # A whole nested model (or a list of them) may hold sensitive values: only those
+            # are masked, {"card": {"number": "***", "holder": ...}}.
+            return condition if self.document is None else mask_filter(condition, self.document)
         operand: Any = self._operand
         if isinstance(operand, dict):
             # Operators stay visible, their operands are masked: {"$in": "***"}.
@@ -552,3 +585,15 @@ def raw(filter: Mapping[str, Any]) -> Raw:
     name fields the class does not declare. Never put request data in it.
     """
     return Raw(filter)
+
+
+def some(field: T | None) -> T:
+    """An optional field, as type checkers should see it in a condition: without ``None``.
+
+    ``Author.address.city`` and ``Author.born < when`` are conditions at runtime, but where the
+    field is declared ``Address | None`` or ``datetime | None`` a type checker refuses them
+    (``None`` has no ``city``, and no ``<``). ``some(Author.address).city == "London"`` and
+    ``some(Author.born) < when`` type-check, and build the same conditions: they match the
+    documents where the field holds a value. Returns ``field`` itself at runtime.
+    """
+    return cast("T", _as_field(field))

@@ -18,7 +18,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticUndefined, core_schema
 
 from mdocument.exceptions import RelationNotSet
-from mdocument.masking import mask_serializer, sensitive_json_schema
+from mdocument.masks import mask_serializer, sensitive_json_schema
 
 __all__ = ["Field", "FieldSpec", "OnDelete", "Relation", "field_spec"]
 

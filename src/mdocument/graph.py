@@ -24,7 +24,7 @@ from mdocument.exceptions import (
     WrongModelFieldType,
 )
 from mdocument.fields import OnDelete, Relation, field_spec
-from mdocument.mapping import ID_FIELD
+from mdocument.names import ID_FIELD
 from mdocument.synced import Synced
 
 if TYPE_CHECKING:
@@ -32,8 +32,8 @@ if TYPE_CHECKING:
 
     from pydantic import BaseModel
 
-    from mdocument.document import Document
     from mdocument.mapping import FieldMapping
+    from mdocument.model import DocumentBase as Document
 
 __all__ = ["Edge", "Graph"]
 

@@ -13,17 +13,40 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
+from pydantic import ValidationError
+
 from mdocument.batching import find_by_ids
-from mdocument.exceptions import DocumentDoesntExist
-from mdocument.mapping import ID_FIELD, STORED_ID
+from mdocument.changes import same
+from mdocument.exceptions import CopiedFieldWrite, DocumentDoesntExist, WrongValueType
+from mdocument.names import ARRAY_SEGMENT, ID_FIELD, STORED_ID
 
 if TYPE_CHECKING:
-    from mdocument.document import Document
+    from mdocument.binding import Scope as Registry
     from mdocument.driver import Session
     from mdocument.graph import Edge
-    from mdocument.registry import Registry
+    from mdocument.model import DocumentBase as Document
 
-__all__ = ["check_ids", "check_references", "referenced_ids", "update_references"]
+__all__ = [
+    "GUARD_FIELD",
+    "check_ids",
+    "check_references",
+    "guard_parents",
+    "in_transaction",
+    "referenced_ids",
+    "refuse_copied_paths",
+    "update_references",
+]
+
+GUARD_FIELD = "_mdocument_guard"
+"""A counter in parent documents that writes relying on them increment in their transaction.
+
+Snapshot isolation lets a transaction that reads a parent (to check it exists, to copy its
+fields) and one that deletes or renames it both commit: the child then dangles or holds a stale
+copy. Both writing the parent turns that write skew into a write conflict, and the loser is
+retried and sees the truth. A delete or a rename writes the parent anyway; the child's side
+writes this counter (``$inc``: a ``$set`` of an unchanged value is skipped and conflicts with
+nothing). It is never loaded into instances.
+"""
 
 
 def referenced_ids(edge: Edge, stored: Mapping[str, Any]) -> list[Any]:
@@ -54,18 +77,38 @@ def _refresh_card(
         parent = parents[card[ID_FIELD]]
         source = {ID_FIELD: card[ID_FIELD]}
         source.update({card_key: parent.get(parent_key) for parent_key, card_key in copied.items()})
-        return model.model_validate(source).model_dump(by_alias=True)
+        try:
+            return model.model_validate(source).model_dump(by_alias=True)
+        except ValidationError as exc:
+            raise _stale_source_error(edge, card[ID_FIELD], exc) from None
 
     if edge.many:
         cards = [fresh(card) for card in stored[key]]
-        if cards != stored[key]:
+        if not same(cards, stored[key]):
             stored[key] = cards
             values[name] = [model.model_validate(card) for card in cards]
     elif stored.get(key) is not None:
         card = fresh(stored[key])
-        if card != stored[key]:
+        if not same(card, stored[key]):
             stored[key] = card
             values[name] = model.model_validate(card)
+
+
+def _stale_source_error(edge: Edge, parent_id: Any, exc: ValidationError) -> WrongValueType:
+    """A stored parent whose values no longer fit the copy: named, and no value shown."""
+    first = exc.errors(include_url=False)[0]
+    card_key = str(first["loc"][0]) if first["loc"] else ""
+    by_card = {card: stored for stored, card in edge.copied.items()}
+    source = by_card.get(card_key, card_key)
+    assert edge.card is not None
+    return WrongValueType(
+        f"{edge.parent.__name__} {parent_id} in collection "
+        f"{edge.parent.__mdocument_mapping__.collection!r}: its stored field {source!r} does "
+        f"not fit the copy {edge.card.__name__}.{card_key} held by {edge.label}: {first['msg']}",
+        document=edge.parent,
+        field=source,
+        stored=True,
+    )
 
 
 async def _existing(
@@ -123,6 +166,15 @@ async def check_references(
         projection = {STORED_ID: 1}
         for edge in parent_edges:
             projection.update(dict.fromkeys(edge.copied, 1))
+        copies = any(edge.card is not None for edge in parent_edges)
+        guarded = in_transaction(session)
+        # In a transaction, the guard write doubles as the existence check: no read then.
+        if (
+            guarded
+            and not copies
+            and await guard_parents(registry, parent, wanted, session) == len(wanted)
+        ):
+            continue
         found = await _existing(registry, parent, wanted, projection, session)
         for edge in parent_edges:
             for document, stored in batch:
@@ -131,19 +183,81 @@ async def check_references(
                     raise _missing_error(edge, missing, f"{type(document).__name__} {document.id}")
                 if edge.card is not None:
                     _refresh_card(edge, document, stored, found)
+        if guarded and copies:
+            # Read first, then write: a rename committed after this transaction's snapshot
+            # makes this write conflict, so the copies just read cannot be stale at commit.
+            await guard_parents(registry, parent, wanted, session)
+
+
+def in_transaction(session: Session | None) -> bool:
+    """Whether writes with ``session`` run in a transaction."""
+    return session is not None and session.in_transaction
+
+
+async def guard_parents(
+    registry: Registry, parent: type[Document], ids: set[Any], session: Session | None
+) -> int:
+    """Write the parents a child relies on, in the child's transaction; returns how many exist.
+
+    See :data:`GUARD_FIELD`. One ``update_many`` per parent collection.
+    """
+    collection = registry.repository(parent).collection
+    result = await collection.update_many(
+        {STORED_ID: {"$in": list(ids)}}, {"$inc": {GUARD_FIELD: 1}}, session=session
+    )
+    return result.matched_count
 
 
 async def check_ids(
     registry: Registry, ids: Mapping[Edge, Sequence[Any]], session: Session | None
 ) -> None:
-    """Check that the ids a bulk update writes into each edge exist; one query per parent."""
+    """Check that the ids a bulk update writes into each edge exist; one query per parent.
+
+    In a transaction the parents are guarded too (see :data:`GUARD_FIELD`).
+    """
     for parent, parent_edges in _by_parent(edge for edge, values in ids.items() if values).items():
         wanted = {item for edge in parent_edges for item in ids[edge]}
+        if in_transaction(session) and (
+            await guard_parents(registry, parent, wanted, session) == len(wanted)
+        ):
+            continue
         found = await _existing(registry, parent, wanted, {STORED_ID: 1}, session)
         for edge in parent_edges:
             missing = [item for item in ids[edge] if item not in found]
             if missing:
                 raise _missing_error(edge, missing, "the update")
+
+
+def _inside_copy(rest: str) -> bool:
+    """Whether a path below a copy's field writes a copied value (not the copy or its id).
+
+    ``name``, ``0.name`` and ``$[].name`` do; ``id`` and ``0.id`` do not.
+    """
+    segments = [part for part in rest.split(".") if part and not ARRAY_SEGMENT.match(part)]
+    return bool(segments) and segments != [ID_FIELD]
+
+
+def refuse_copied_paths(edge: Edge, update: Mapping[str, Any]) -> None:
+    """Refuse a bulk update that writes a value inside ``edge``'s synced copies.
+
+    Copies belong to their source: a copy is written whole (or by its id) and then made equal
+    to its source, never edited in place, or it would silently diverge from the source.
+    """
+    key = edge.field.stored
+    for operator, changes in update.items():
+        paths: list[str] = list(cast("Mapping[str, Any]", changes))
+        if operator == "$rename":
+            paths += [str(target) for target in cast("Mapping[str, Any]", changes).values()]
+        for path in paths:
+            head, _, rest = path.partition(".")
+            if head == key and _inside_copy(rest):
+                raise CopiedFieldWrite(
+                    f"{edge.child.__name__}: {operator} of {path!r} writes inside the synced "
+                    f"copy {edge.label} of {edge.parent.__name__}; copies follow their source: "
+                    f"change the {edge.parent.__name__} instead, or set the whole copy",
+                    document=edge.child,
+                    field=edge.field.name,
+                )
 
 
 def update_references(edge: Edge, update: Mapping[str, Any]) -> list[Any]:

@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from mdocument.exceptions import DocumentDoesntExist, RelationNotSet
 from mdocument.expressions import spec_of
-from mdocument.mapping import ID_FIELD
+from mdocument.names import ID_FIELD
 
 if TYPE_CHECKING:
-    from mdocument.document import Document
+    from mdocument.binding import Scope as Registry
     from mdocument.driver import Session
     from mdocument.graph import Edge
-    from mdocument.registry import Registry
+    from mdocument.model import DocumentBase as Document
 
 __all__ = ["children", "fetch", "field_name", "prefetch"]
 

@@ -29,17 +29,12 @@ from mdocument.exceptions import RelationNotSet, UnknownModelField, WrongModelFi
 from mdocument.fields import FieldSpec, field_spec
 from mdocument.indexes import Index
 from mdocument.masking import sensitive_path
+from mdocument.names import ARRAY_SEGMENT, ID_FIELD, STORED_ID
 
 if TYPE_CHECKING:
     from pydantic.fields import FieldInfo
 
-__all__ = ["ID_FIELD", "DocumentMapping", "FieldMapping", "collection_name"]
-
-ID_FIELD = "id"
-STORED_ID = "_id"
-
-# Path segments that address list elements rather than fields.
-_ARRAY_SEGMENT = re.compile(r"^(\d+|\$|\$\[\]|\$\[[A-Za-z][A-Za-z0-9]*\])$")
+__all__ = ["ARRAY_SEGMENT", "ID_FIELD", "DocumentMapping", "FieldMapping", "collection_name"]
 
 
 def collection_name(document_name: str) -> str:
@@ -112,7 +107,7 @@ def resolve_path(model: type[BaseModel] | None, path: str, segments: list[str]) 
         if current is None:
             stored.extend(segments[position:])
             break
-        if _ARRAY_SEGMENT.match(segment):
+        if ARRAY_SEGMENT.match(segment):
             stored.append(segment)
             continue
         names = _model_fields(current)

@@ -1,27 +1,31 @@
-"""Masking of sensitive values in JSON output, JSON Schema, reprs and error messages.
+"""Where sensitive values are: in models, at paths, inside filters; and masking them there.
 
-A sensitive field keeps its real value in Python and in the database. It is masked wherever a
-value leaves the program as text: JSON serialization (``model_dump(mode="json")``,
-``model_dump_json()``, FastAPI responses, exports), ``repr``/``str`` (and so log records), and the
-messages of mdocument's errors. ``None`` is never masked, so a client can tell "unset" from "set".
-
-Revealing is explicit and local to one call::
-
-    doc.model_dump(mode="json", context={"reveal": True})
-    doc.model_dump_json(context=REVEAL)
-    reveal(doc)                       # the same as the first line, as a helper
-
-In JSON Schema (and so in OpenAPI) a sensitive field is ``writeOnly`` and shows no example and no
-default.
+The primitives (the placeholder, revealing, the schema of a sensitive value) are in
+:mod:`mdocument.masks`; this module walks models (nested models, lists, dicts, unions) to find
+the sensitive values a path, a value or a filter holds, and masks exactly those.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, cast, get_args
 
-from pydantic import BaseModel, SerializationInfo, SerializerFunctionWrapHandler
+from pydantic import BaseModel
+
+from mdocument.fields import field_spec
+from mdocument.masks import (
+    REVEAL,
+    SENSITIVE_PLACEHOLDER,
+    SensitiveJsonSchema,
+    SensitiveOutputSchema,
+    is_revealed,
+    mask_mapping,
+    mask_value,
+    masked_repr_args,
+    output_schema,
+    reveal,
+)
+from mdocument.names import ARRAY_SEGMENT
 
 if TYPE_CHECKING:
     from pydantic.fields import FieldInfo
@@ -32,112 +36,66 @@ __all__ = [
     "hide_sensitive_schema",
     "holds_sensitive",
     "is_revealed",
+    "mask_at",
     "mask_filter",
+    "mask_mapping",
     "mask_value",
+    "masked_repr_args",
+    "output_schema",
     "reveal",
     "sensitive_path",
 ]
 
-SENSITIVE_PLACEHOLDER = "***"
-"""What a sensitive value is replaced with."""
-
-REVEAL: dict[str, Any] = {"reveal": True}
-"""Serialization context that shows sensitive values: ``model_dump(mode="json", context=REVEAL)``"""
-
-JsonSchemaExtra = dict[str, Any] | Callable[[dict[str, Any]], None]
-
-# Filter operators whose operand is a list of filters on the same document.
 _LOGICAL = frozenset({"$and", "$or", "$nor"})
 # Top-level operators that hold no value of any field.
 _HARMLESS = frozenset({"$comment"})
-# Path segments that address list elements rather than fields.
-_ARRAY_SEGMENT = re.compile(r"^(\d+|\$|\$\[\]|\$\[[A-Za-z][A-Za-z0-9]*\])$")
-
-
-def is_revealed(context: Any) -> bool:
-    """Whether a serialization context asks for sensitive values."""
-    return isinstance(context, Mapping) and bool(cast("Mapping[str, Any]", context).get("reveal"))
-
-
-def mask_value(value: Any) -> Any:
-    """The placeholder for a sensitive value; ``None`` stays ``None``."""
-    return None if value is None else SENSITIVE_PLACEHOLDER
-
-
-def mask_serializer(
-    value: Any, handler: SerializerFunctionWrapHandler, info: SerializationInfo
-) -> Any:
-    """Wrap serializer of a sensitive field (JSON mode only; Python mode is the storage form)."""
-    if value is None or is_revealed(info.context):
-        return handler(value)
-    return SENSITIVE_PLACEHOLDER
-
-
-class SensitiveJsonSchema:
-    """The ``json_schema_extra`` of a sensitive field: write-only, no example or default shown.
-
-    A class rather than a closure so that :func:`hide_sensitive_schema` can tell a field that
-    has it already. The field's own ``json_schema_extra`` (``extra``) is applied first.
-    """
-
-    __slots__ = ("extra",)
-
-    def __init__(self, extra: JsonSchemaExtra | None) -> None:
-        self.extra = extra
-
-    def __call__(self, schema: dict[str, Any]) -> None:
-        extra = self.extra
-        if callable(extra):
-            extra(schema)
-        elif extra is not None:
-            schema.update(extra)
-        schema["writeOnly"] = True
-        for key in ("examples", "example", "default"):
-            schema.pop(key, None)
-
-    def __repr__(self) -> str:
-        return f"SensitiveJsonSchema({self.extra!r})"
-
-
-def sensitive_json_schema(extra: JsonSchemaExtra | None) -> Callable[[dict[str, Any]], None]:
-    """A ``json_schema_extra`` for a sensitive field, wrapping the field's own ``extra``."""
-    return extra if isinstance(extra, SensitiveJsonSchema) else SensitiveJsonSchema(extra)
 
 
 def hide_sensitive_schema(fields: Mapping[str, FieldInfo], sensitive: Iterable[str]) -> bool:
     """Give the ``sensitive`` fields of a model the JSON Schema of a sensitive field.
 
-    ``Field(sensitive=True)`` does this itself; a field made sensitive by its type
+    ``Field(sensitive=True)`` does part of this itself; a field made sensitive by its type
     (``Annotated[str, FieldSpec(sensitive=True)] = Field(default=...)``) still carries its
-    default and examples, which pydantic writes outside the type's own schema. Returns whether a
-    field was changed: the model's schema must then be rebuilt.
+    default and examples, which pydantic writes outside the type's own schema. Every sensitive
+    field gets :class:`SensitiveOutputSchema` (the response schema that ``"***"`` fits), and so
+    do the sensitive fields of the pydantic models nested in these fields, which are rebuilt.
+    Returns whether a field was changed: the model's schema must then be rebuilt.
     """
-    changed = False
-    for name in sensitive:
-        info = fields.get(name)
-        if info is not None and not isinstance(info.json_schema_extra, SensitiveJsonSchema):
-            info.json_schema_extra = SensitiveJsonSchema(info.json_schema_extra)
+    changed = _hide(fields, sensitive)
+    for nested in _nested_models(fields):
+        own = nested.__pydantic_fields__
+        if _hide(own, [name for name, info in own.items() if field_spec(info).sensitive]):
+            nested.model_rebuild(force=True, raise_errors=False)
             changed = True
     return changed
 
 
-def masked_repr_args(
-    model: BaseModel, sensitive: frozenset[str]
-) -> Iterable[tuple[str | None, Any]]:
-    """``__repr_args__`` of a model whose ``sensitive`` fields show as the placeholder."""
-    fields: dict[str, FieldInfo] = type(model).__pydantic_fields__
-    values = model.__dict__
-    for name, info in fields.items():
-        if name in sensitive:
-            yield name, mask_value(values.get(name))
-        elif info.repr and name in values:
-            yield name, values[name]
+def _hide(fields: Mapping[str, FieldInfo], sensitive: Iterable[str]) -> bool:
+    changed = False
+    for name in sensitive:
+        info = fields.get(name)
+        if info is None:
+            continue
+        if not isinstance(info.json_schema_extra, SensitiveJsonSchema):
+            info.json_schema_extra = SensitiveJsonSchema(info.json_schema_extra)
+            changed = True
+        if not any(isinstance(item, SensitiveOutputSchema) for item in info.metadata):
+            info.metadata.append(SensitiveOutputSchema())
+            changed = True
+    return changed
 
 
-def mask_mapping(data: dict[str, Any], sensitive: Iterable[str]) -> dict[str, Any]:
-    """A copy of ``data`` with the values of the ``sensitive`` keys masked."""
-    keys = set(sensitive)
-    return {key: mask_value(value) if key in keys else value for key, value in data.items()}
+def _nested_models(fields: Mapping[str, FieldInfo]) -> list[type[BaseModel]]:
+    """The pydantic models nested in ``fields``, at any depth (documents' own included)."""
+    found: dict[type[BaseModel], None] = {}
+    pending = [model for info in fields.values() for model in _models_in(info.annotation)]
+    while pending:
+        model = pending.pop()
+        if model not in found:
+            found[model] = None
+            for info in model.__pydantic_fields__.values():
+                pending.extend(_models_in(info.annotation))
+    return list(found)
 
 
 def holds_sensitive(model: type[BaseModel]) -> bool:
@@ -146,42 +104,120 @@ def holds_sensitive(model: type[BaseModel]) -> bool:
 
 
 def _holds_sensitive(model: type[BaseModel], seen: frozenset[type[BaseModel]]) -> bool:
-    from mdocument.annotations import model_type
-    from mdocument.fields import field_spec
-
     seen = seen | {model}
     for info in model.__pydantic_fields__.values():
         if field_spec(info).sensitive:
             return True
-        nested = model_type(info.annotation)
-        if nested is not None and nested not in seen and _holds_sensitive(nested, seen):
-            return True
+        for nested in _models_in(info.annotation):
+            if nested not in seen and _holds_sensitive(nested, seen):
+                return True
     return False
+
+
+# The models a value may be an instance (or a stored form) of, at some position of a document.
+_Models = tuple[type[BaseModel], ...]
+
+
+def _models_in(annotation: Any) -> _Models:
+    """The pydantic models a value of ``annotation`` may hold.
+
+    At any depth of lists, dicts, unions and ``Annotated``; not inside the models themselves.
+    """
+    found: dict[type[BaseModel], None] = {}
+    pending: list[Any] = [annotation]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            found[current] = None
+        else:
+            pending.extend(get_args(current))
+    return tuple(found)
+
+
+def _step(models: _Models, segment: str) -> tuple[bool, _Models] | None:
+    """Follow a field name (or stored name) from values of ``models``.
+
+    Returns whether the field is sensitive in one of them and the models below it, or ``None``
+    when none of them has such a field: the segment is then a dict key, or a union member's
+    tag in a validation error's location (``"Card"``, ``"function-after[...]"``).
+    """
+    fields = [info for model in models if (info := _field_named(model, segment)) is not None]
+    if not fields:
+        return None
+    if any(field_spec(info).sensitive for info in fields):
+        return True, ()
+    below = {nested: None for info in fields for nested in _models_in(info.annotation)}
+    return False, tuple(below)
+
+
+def _walk(model: type[BaseModel], path: str | Sequence[str | int]) -> tuple[bool, _Models]:
+    """Whether ``path`` passes through a sensitive field of ``model``, else the models below.
+
+    ``path`` is dotted, or a validation error's location; the models are those a value at the
+    path may be (or hold).
+    """
+    models: _Models = (model,)
+    segments = path.split(".") if isinstance(path, str) else path
+    for position, segment in enumerate(segments):
+        if isinstance(segment, int) or ARRAY_SEGMENT.match(segment):
+            continue  # a list position: the same models
+        step = _step(models, segment)
+        if step is None:
+            if position == 0:
+                return False, ()  # not a field of the model: no value of it is there
+            continue  # a dict key or a union tag: the same models, conservatively
+        sensitive, models = step
+        if sensitive:
+            return True, ()
+    return False, models
 
 
 def sensitive_path(model: type[BaseModel], path: str) -> bool:
     """Whether a value at this dotted path of ``model`` may show a sensitive value.
 
     True when the path passes through a sensitive field (``"email"``, ``"card.number"``), or
-    ends on a nested model that holds one (``"card"``: a whole card, number included). The
-    path may use stored names (aliases, ``_id``) and list positions (``0``, ``$``, ``$[]``).
+    ends on a nested model that holds one (``"card"``: a whole card, number included; through
+    lists, dicts and unions too). The path may use stored names (aliases, ``_id``) and list
+    positions (``0``, ``$``, ``$[]``).
     """
-    from mdocument.annotations import model_type
-    from mdocument.fields import field_spec
+    sensitive, models = _walk(model, path)
+    return sensitive or any(holds_sensitive(nested) for nested in models)
 
-    current: type[BaseModel] | None = model
-    for segment in path.split("."):
-        if current is None:
-            return False  # below a dict or a value that is not a model
-        if _ARRAY_SEGMENT.match(segment):
-            continue
-        info = _field_named(current, segment)
-        if info is None:
-            return False
-        if field_spec(info).sensitive:
-            return True
-        current = model_type(info.annotation)
-    return current is not None and holds_sensitive(current)
+
+def mask_at(model: type[BaseModel], path: str | Sequence[str | int], value: Any) -> Any:
+    """A copy of ``value``, found at ``path`` of ``model``, with its sensitive values masked.
+
+    ``path`` is a dotted path of field or stored names, or the ``loc`` of a pydantic
+    validation error (list positions, dict keys and union tags included). The value is masked
+    whole when the path passes through a sensitive field; otherwise only the sensitive values
+    inside it are, at any depth of nested models, lists and dicts: ``{"number": "***",
+    "holder": ["Ada"]}``. Models are shown as their stored form (a dict).
+    """
+    sensitive, models = _walk(model, path)
+    return mask_value(value) if sensitive else _mask_inside(value, models)
+
+
+def _mask_inside(value: Any, models: _Models) -> Any:
+    """``value`` with the sensitive values of the ``models`` it may be (or hold) masked."""
+    if not models:
+        return value  # no model here: nothing below can be declared sensitive
+    if isinstance(value, BaseModel):
+        value = value.model_dump(by_alias=True, warnings=False)
+    if isinstance(value, Mapping):
+        shown: dict[Any, Any] = {}
+        for key, item in cast("Mapping[Any, Any]", value).items():
+            step = _step(models, key) if isinstance(key, str) else None
+            if step is None:
+                # Not a field: a dict of models keyed by anything, or an unknown key.
+                shown[key] = _mask_inside(item, models)
+            elif step[0]:
+                shown[key] = mask_value(item)
+            else:
+                shown[key] = _mask_inside(item, step[1])
+        return shown
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_mask_inside(item, models) for item in cast("Iterable[Any]", value)]
+    return value
 
 
 def _field_named(model: type[BaseModel], name: str) -> FieldInfo | None:
@@ -196,39 +232,82 @@ def _field_named(model: type[BaseModel], name: str) -> FieldInfo | None:
     return None
 
 
+# Operators whose operand is a filter on the elements of a list (of models).
+_ELEMENT_FILTERS = frozenset({"$elemMatch"})
+# Operators whose operand is a condition on the same value.
+_SAME_VALUE = frozenset({"$not"})
+
+
 def mask_filter(query: Mapping[str, Any], model: type[BaseModel]) -> dict[str, Any]:
     """A copy of a compiled filter on ``model`` that is safe to show in a message.
 
-    The value of every path that may show a sensitive value (see :func:`sensitive_path`) is
-    masked, inside ``$and``, ``$or`` and ``$nor`` too. Other top-level operators (``$expr``,
-    ``$where``, ``$text``...) may compare any field with anything: their operand is masked
-    whole when the model holds a sensitive field.
+    The value of every path through a sensitive field is masked (``{"email": "***"}``), and so
+    are the sensitive values nested in the values of other paths: a whole card compared, a
+    ``$in`` list of cards, an ``$elemMatch`` on a list of cards. This holds inside ``$and``,
+    ``$or`` and ``$nor`` too. Other top-level operators (``$expr``, ``$where``, ``$text``...)
+    may compare any field with anything: their operand is masked whole when the model holds a
+    sensitive field.
+    """
+    return _mask_filter(query, (model,), holds_sensitive(model))
+
+
+def _mask_filter(query: Mapping[str, Any], models: _Models, secret: bool) -> dict[str, Any]:
+    """:func:`mask_filter` on values of ``models``.
+
+    ``secret``: whether they hold a sensitive field (operators that may read any field are
+    then masked whole).
     """
     shown: dict[str, Any] = {}
     for key, value in query.items():
         if key in _LOGICAL and isinstance(value, (list, tuple)):
             parts: Sequence[Any] = cast("Sequence[Any]", value)
             shown[key] = [
-                mask_filter(cast("Mapping[str, Any]", part), model)
+                _mask_filter(cast("Mapping[str, Any]", part), models, secret)
                 if isinstance(part, Mapping)
                 else part
                 for part in parts
             ]
         elif key.startswith("$"):
-            hidden = key not in _HARMLESS and holds_sensitive(model)
+            hidden = key not in _HARMLESS and secret
             shown[key] = SENSITIVE_PLACEHOLDER if hidden else value
         else:
-            shown[key] = mask_value(value) if sensitive_path(model, key) else value
+            sensitive, below = _walk_all(models, key)
+            shown[key] = mask_value(value) if sensitive else _mask_operand(value, below)
     return shown
 
 
-def reveal(model: BaseModel, **dump_kwargs: Any) -> dict[str, Any]:
-    """The JSON-mode dump of ``model`` with sensitive values shown: for this one call only.
+def _walk_all(models: _Models, path: str) -> tuple[bool, _Models]:
+    """:func:`_walk` from values that may be any of ``models``."""
+    results = [_walk(model, path) for model in models]
+    if any(sensitive for sensitive, _ in results):
+        return True, ()
+    return False, tuple({nested: None for _, below in results for nested in below})
 
-    Args:
-        model: a document or any pydantic model holding documents.
-        **dump_kwargs: other arguments of ``model_dump`` (``include``, ``by_alias``, a
-            ``context`` to merge with the reveal flag...).
-    """
-    context: dict[str, Any] = {**(dump_kwargs.pop("context", None) or {}), **REVEAL}
-    return model.model_dump(mode="json", context=context, **dump_kwargs)
+
+def _mask_operand(value: Any, models: _Models) -> Any:
+    """The operand of a path in a filter, with the sensitive values of ``models`` masked."""
+    if not models:
+        return value
+    if (
+        isinstance(value, Mapping)
+        and value
+        and all(
+            isinstance(key, str) and key.startswith("$") for key in cast("Mapping[Any, Any]", value)
+        )
+    ):
+        operators = cast("Mapping[str, Any]", value)
+        shown: dict[str, Any] = {}
+        for operator, operand in operators.items():
+            if operator in _ELEMENT_FILTERS and isinstance(operand, Mapping):
+                secret = any(holds_sensitive(model) for model in models)
+                element = cast("Mapping[str, Any]", operand)
+                if all(key.startswith("$") for key in element):
+                    shown[operator] = _mask_operand(element, models)  # {"$gt": ...} on elements
+                else:
+                    shown[operator] = _mask_filter(element, models, secret)
+            elif operator in _SAME_VALUE:
+                shown[operator] = _mask_operand(operand, models)
+            else:
+                shown[operator] = _mask_inside(operand, models)
+        return shown
+    return _mask_inside(value, models)

@@ -17,32 +17,42 @@ from typing import (
     TYPE_CHECKING,
     Annotated,
     Any,
+    Literal,
     Union,
+    cast,
     get_args,
     get_origin,
 )
 
 import annotated_types
 import bson
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, StringConstraints, TypeAdapter, ValidationError
+from pydantic.fields import FieldInfo
 
-from mdocument.annotations import model_type, shape_of
+from mdocument.annotations import NAIVE_DATETIME, model_type, naive_datetime_at, shape_of
 from mdocument.codec import encode_value
 from mdocument.exceptions import UnknownModelField, WrongValueType
 from mdocument.fields import FieldSpec, field_spec
 from mdocument.mapping import resolve_path
-from mdocument.masking import SENSITIVE_PLACEHOLDER
+from mdocument.masking import SENSITIVE_PLACEHOLDER, mask_at
+from mdocument.names import ARRAY_SEGMENT
 from mdocument.types import ObjectId
 
 if TYPE_CHECKING:
-    from pydantic.fields import FieldInfo
-
     from mdocument.mapping import DocumentMapping
 
-__all__ = ["PathSpec", "literal", "path_of", "root_spec", "shown", "type_name"]
+__all__ = [
+    "PathSpec",
+    "is_operator_document",
+    "literal",
+    "naive_error",
+    "path_of",
+    "root_spec",
+    "shown",
+    "type_name",
+    "without_constraints",
+]
 
-# Path segments that address list elements: an index, or an update's positional operators.
-_ELEMENT = re.compile(r"^(\d+|\$|\$\[\]|\$\[[A-Za-z][A-Za-z0-9]*\])$")
 _LIST_ORIGINS: tuple[Any, ...] = (list, tuple, set, frozenset, Collection, Iterable)
 UNION_ORIGINS: tuple[Any, ...] = (Union, types.UnionType)
 ANY_TYPES: tuple[Any, ...] = (Any, object)
@@ -57,22 +67,90 @@ _CACHE = "__mdocument_paths__"
 # -- field paths ---------------------------------------------------------------------------------
 
 
-def _validation_type(info: FieldInfo) -> Any:
-    """The annotation that query values of a field are validated against.
-
-    Constraints (``gt=0``, ``max_length=3``, ``strict=True``...) are left out: a query may compare
-    a field with any value of its type (``views > -1``), and values from query strings arrive as
-    text. Type-defining metadata (``ObjectId``'s validator, custom validators) is kept.
-    """
-    kept = [
-        item
-        for item in info.metadata
-        if not isinstance(item, (annotated_types.BaseMetadata, FieldSpec))
-    ]
-    if not kept:
+def _declared_type(info: FieldInfo) -> Any:
+    """The annotation of a field with all its metadata: what written values must satisfy."""
+    if not info.metadata:
         return info.annotation
     annotated: Any = Annotated
-    return annotated[tuple([info.annotation, *kept])]
+    return annotated[tuple([info.annotation, *info.metadata])]
+
+
+def _loose_metadata(item: Any) -> list[Any]:
+    """The metadata of an ``Annotated`` that query values keep (constraints left out)."""
+    if isinstance(item, FieldInfo):  # Annotated[str, Field(max_length=3)] inside a type
+        return [kept for inner in item.metadata for kept in _loose_metadata(inner)]
+    if isinstance(item, StringConstraints):
+        if not (item.strip_whitespace or item.to_upper or item.to_lower):
+            return []
+        transforms = StringConstraints(
+            strip_whitespace=item.strip_whitespace,
+            to_upper=item.to_upper,
+            to_lower=item.to_lower,
+        )
+        return [transforms]
+    if isinstance(item, (annotated_types.BaseMetadata, annotated_types.GroupedMetadata, FieldSpec)):
+        return []
+    return [item]
+
+
+def without_constraints(annotation: Any) -> Any:
+    """``annotation`` with its constraints removed, at any depth; itself when it has none.
+
+    What query values are validated against: the field's type, not its constraints (``gt=0``,
+    ``max_length=3``, ``strict=True``, ``pattern=``...), however they are declared
+    (``Field(max_length=3)``, ``Annotated[str, StringConstraints(...)]``, ``conint(gt=0)``, in
+    a list or an optional). A query may compare a field with any value of its type (``views >
+    -1``; ``name == "too long"`` matches nothing), and values from query strings arrive as
+    text. Type-defining metadata (``ObjectId``'s validator, custom validators) and string
+    transformations (``to_lower=True``: the stored values were transformed) are kept.
+    """
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        inner, *metadata = get_args(annotation)
+        kept = [loose for item in metadata for loose in _loose_metadata(item)]
+        bare = without_constraints(inner)
+        if (
+            bare is inner
+            and len(kept) == len(metadata)
+            and all(a is b for a, b in zip(kept, metadata, strict=True))
+        ):
+            return annotation
+        if not kept:
+            return bare
+        annotated: Any = Annotated
+        return annotated[tuple([bare, *kept])]
+    args = get_args(annotation)
+    if origin is None or origin is Literal or not args:
+        return annotation
+    loose = tuple(arg if arg is Ellipsis else without_constraints(arg) for arg in args)
+    if all(a is b for a, b in zip(loose, args, strict=True)):
+        return annotation
+    if origin in UNION_ORIGINS:
+        return Union[loose]  # noqa: UP007 - built from a runtime tuple
+    try:
+        return origin[loose]
+    except TypeError:  # a generic that cannot be rebuilt from its origin: keep it whole
+        return annotation
+
+
+def naive_error(spec: PathSpec, value: Any, where: str) -> WrongValueType:
+    """The error for a naive datetime in a value given for ``spec``."""
+    at = f" (at {where})" if where else ""
+    return WrongValueType(
+        f"{spec.label}: {shown(value, spec.sensitive)}{at}: {NAIVE_DATETIME}",
+        document=spec.document,
+        field=spec.name,
+    )
+
+
+def is_operator_document(value: Any) -> bool:
+    """Whether a value is a dict with a key starting with ``$``.
+
+    MongoDB reads such a dict as operators wherever ``$eq`` does not wrap it (in ``$in``...).
+    """
+    return isinstance(value, Mapping) and any(
+        isinstance(key, str) and key.startswith("$") for key in cast("Mapping[Any, Any]", value)
+    )
 
 
 def _item_of(annotation: Any) -> Any:
@@ -144,12 +222,13 @@ class PathSpec:
     """
 
     __slots__ = (
-        "_adapter",
+        "_adapters",
         "_children",
         "_exact",
-        "_item_adapter",
         "_item_exact",
         "annotation",
+        "declared",
+        "declared_item",
         "document",
         "free",
         "item",
@@ -171,7 +250,11 @@ class PathSpec:
     stored: str
     """The dotted path of stored names (``"_id"``, aliases)."""
     annotation: Any
-    """The type values of the path are validated against (without constraints)."""
+    """The type query values of the path are validated against (without constraints)."""
+    declared: Any
+    """The declared type, constraints included: what written values must satisfy."""
+    declared_item: Any
+    """The declared type of one element when the path holds a list, else ``declared``."""
     item: Any
     """The type of one element when the path holds a list, else ``annotation``."""
     many: bool
@@ -207,6 +290,8 @@ class PathSpec:
         self.name = name
         self.stored = stored
         self.positional = any(segment.startswith("$") for segment in name.split("."))
+        self.declared = annotation
+        annotation = without_constraints(annotation)
         self.annotation = annotation
         self.sensitive = sensitive
         self.removable = removable
@@ -218,8 +303,9 @@ class PathSpec:
         self.nested = model_type(annotation)
         item = _item_of(annotation) if shape.many else annotation
         self.item = annotation if item is _NO_TYPE else item
-        self._adapter: TypeAdapter[Any] | None = None
-        self._item_adapter: TypeAdapter[Any] | None = None
+        declared_item = _item_of(self.declared) if shape.many else self.declared
+        self.declared_item = self.declared if declared_item is _NO_TYPE else declared_item
+        self._adapters: dict[tuple[bool, bool], TypeAdapter[Any]] = {}
         self._children: dict[str, PathSpec] = {}
         self._exact = _exact_type(annotation)
         self._item_exact = _exact_type(self.item) if shape.many else self._exact
@@ -258,7 +344,7 @@ class PathSpec:
                 self.document, name, stored, Any, sensitive=self.sensitive, removable=True,
                 multi=self.multi, free=True,
             )  # fmt: skip
-        if _ELEMENT.match(segment):
+        if ARRAY_SEGMENT.match(segment):
             if not self.many:
                 raise UnknownModelField(
                     f"{self.label} is not a list: {segment!r} in {name!r} addresses an element",
@@ -267,11 +353,11 @@ class PathSpec:
                 )
             item = shape_of(self.item)
             return PathSpec(
-                self.document, name, stored, self.item, sensitive=self.sensitive,
+                self.document, name, stored, self.declared_item, sensitive=self.sensitive,
                 removable=item.optional, multi=True,
             )  # fmt: skip
         model = self.nested
-        values = _mapping_values(shape_of(self.item).item)
+        values = _mapping_values(shape_of(self.declared_item).item)
         if model is None and values is not _NO_TYPE:
             return PathSpec(
                 self.document, name, stored, values, sensitive=self.sensitive, removable=True,
@@ -305,41 +391,61 @@ class PathSpec:
             self.document,
             name,
             f"{self.stored}.{stored_segment}",
-            _validation_type(info),
+            _declared_type(info),
             sensitive=self.sensitive or field_spec(info).sensitive,
             removable=not info.is_required(),
             multi=self.multi,
         )
 
-    def _adapter_for(self, item: bool) -> TypeAdapter[Any]:
-        if item and self.many:
-            adapter = self._item_adapter
-            if adapter is None:
-                adapter = self._item_adapter = TypeAdapter(self.item)
-        else:
-            adapter = self._adapter
-            if adapter is None:
-                adapter = self._adapter = TypeAdapter(self.annotation)
+    def _adapter_for(self, item: bool, write: bool = False) -> TypeAdapter[Any]:
+        key = (item and self.many, write)
+        adapter = self._adapters.get(key)
+        if adapter is None:
+            if write:
+                annotation = self.declared_item if key[0] else self.declared
+            else:
+                annotation = self.item if key[0] else self.annotation
+            adapter = self._adapters[key] = TypeAdapter(annotation)
         return adapter
 
-    def validate(self, value: Any, *, item: bool = False) -> Any:
+    def validate(self, value: Any, *, item: bool = False, write: bool = False) -> Any:
         """``value`` validated against the path's type (its element type, with ``item``).
 
-        Raises :class:`~mdocument.WrongValueType` naming the document and the field, with the
-        value masked when the field is sensitive.
+        Query values are held to the type only; with ``write`` (a value an update writes) to
+        the declared constraints too. Raises :class:`~mdocument.WrongValueType` naming the
+        document and the field, with the value masked when the field is sensitive.
         """
         if self.free:
             return value
         try:
-            return self._adapter_for(item).validate_python(value)
+            return self._adapter_for(item, write).validate_python(value)
         except ValidationError as exc:
             raise self.wrong_value(value, exc, item=item) from None
 
-    def check(self, value: Any, *, item: bool = False) -> Any:
-        """The stored form of ``value``, validated as :meth:`validate` does."""
-        if type(value) is (self._item_exact if item else self._exact):
-            return value  # already the field's type: validation would return it as it is
-        return encode_value(self.validate(value, item=item))
+    def check(self, value: Any, *, item: bool = False, write: bool = False) -> Any:
+        """The stored form of ``value``, validated as :meth:`validate` does.
+
+        A naive datetime anywhere in it is refused (it would be stored as if it were UTC),
+        whatever the field's type.
+        """
+        if not write and type(value) is (self._item_exact if item else self._exact):
+            encoded = value  # already the field's type: validation would return it as it is
+        else:
+            encoded = encode_value(self.validate(value, item=item, write=write))
+        where = naive_datetime_at(encoded)
+        if where is not None:
+            raise naive_error(self, value, where)
+        return encoded
+
+    def _masked(self, value: Any) -> Any:
+        # A value of a path that is not sensitive itself may still hold sensitive ones
+        # ({"number": SECRET, ...} for a card whose number is): those are masked in place.
+        if self.sensitive:
+            return value
+        try:
+            return mask_at(self.document, self.stored, value)
+        except Exception:  # a path mask_at cannot follow: show nothing of the value
+            return SENSITIVE_PLACEHOLDER
 
     def wrong_value(
         self, value: Any, error: ValidationError | str, *, item: bool = False
@@ -353,7 +459,7 @@ class PathSpec:
             detail = error
         expected = type_name(self.item if item and self.many else self.annotation)
         return WrongValueType(
-            f"{self.label}: {shown(value, self.sensitive)} does not fit the field "
+            f"{self.label}: {shown(self._masked(value), self.sensitive)} does not fit the field "
             f"({expected}): {detail}",
             document=self.document,
             field=self.name,
@@ -387,7 +493,7 @@ def _new_root(document: type[BaseModel], name: str) -> PathSpec:
         document,
         field.name,
         field.stored,
-        _validation_type(field.info),
+        _declared_type(field.info),
         sensitive=field.spec.sensitive,
         removable=not field.info.is_required(),
     )

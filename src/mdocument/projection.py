@@ -5,7 +5,9 @@ returns ``PostCard`` instances. The model's fields are matched to the document's
 checked when the projection is made (once per pair of classes): a field the document does not
 have raises :class:`~mdocument.UnknownModelField`, a type that cannot hold the document's
 values raises :class:`~mdocument.WrongModelFieldType`. A nested model may itself be a smaller
-model of the nested one (``author: AuthorName``): only its fields are loaded.
+model of the nested one (``author: AuthorName``): only its fields are loaded. A field over a
+sensitive one must be ``Field(sensitive=True)`` too (else ``WrongModelFieldType``): the
+projected model is what gets serialized, and a plain field would show the real value.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from pydantic import BaseModel, ValidationError
 
 from mdocument.annotations import model_type, shape_of
 from mdocument.exceptions import UnknownModelField, WrongModelFieldType, WrongValueType
-from mdocument.mapping import STORED_ID
+from mdocument.fields import field_spec
+from mdocument.masking import holds_sensitive
+from mdocument.names import STORED_ID
 
 if TYPE_CHECKING:
     from pydantic.fields import FieldInfo
@@ -147,6 +151,7 @@ class Projection:
                 )
             stored, source = sources[name]
             nested, wanted = model_type(source.annotation), model_type(info.annotation)
+            self._check_masked(model, name, info, source, nested if wanted is None else None, path)
             if nested is not None and wanted is not None and nested is not wanted:
                 # A smaller model of the nested one: project its fields only.
                 have, want = shape_of(source.annotation), shape_of(info.annotation)
@@ -167,6 +172,39 @@ class Projection:
                 field=path,
             )
         return tuple(parts)
+
+    def _check_masked(
+        self,
+        model: type[BaseModel],
+        name: str,
+        info: FieldInfo,
+        source: FieldInfo,
+        unmodelled: type[BaseModel] | None,
+        path: str,
+    ) -> None:
+        """Refuse a field of the projected model that would show a sensitive value unmasked.
+
+        A plain ``email: str`` over the document's sensitive ``email`` would serialize the real
+        address; so would ``card: Any`` over a card holding a sensitive number (``unmodelled``:
+        the document's model under a field the projection types as no model).
+        """
+        document = self.document.__name__
+        if field_spec(source).sensitive and not field_spec(info).sensitive:
+            raise WrongModelFieldType(
+                f"{model.__name__}.{name} projects the sensitive {document}.{path}, and would "
+                f"show its value unmasked; declare it Field(sensitive=True) in "
+                f"{model.__name__} too",
+                document=self.document,
+                field=path,
+            )
+        if unmodelled is not None and holds_sensitive(unmodelled):
+            raise WrongModelFieldType(
+                f"{model.__name__}.{name} is {_type_name(info.annotation)}, which would show "
+                f"the sensitive values of {document}.{path} ({unmodelled.__name__}) unmasked; "
+                f"type it as a model whose sensitive fields are Field(sensitive=True)",
+                document=self.document,
+                field=path,
+            )
 
     def load(self, raw: Mapping[str, Any]) -> Any:
         """A model instance from a projected stored document."""

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeGuard, TypeVar, cast, overlo
 
 from pydantic import BaseModel, ValidationError
 
+from mdocument import binding
+from mdocument.annotations import naive_datetime_at
 from mdocument.codec import encode_value
 from mdocument.exceptions import InvalidPageToken, WrongValueType
 from mdocument.expressions import Expression, FieldPath, SortKey, spec_of
@@ -26,16 +28,16 @@ from mdocument.pagination import (
     encode_token,
     keyset_filter,
 )
-from mdocument.paths import PathSpec, path_of
+from mdocument.paths import PathSpec, is_operator_document, naive_error, path_of
 from mdocument.projection import Projection, projection_of
 from mdocument.updates import Update, compile_update
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-    from mdocument.document import Document
     from mdocument.driver import Session
     from mdocument.mapping import DocumentMapping
+    from mdocument.model import DocumentBase as Document
     from mdocument.repository import Repository
 
 __all__ = [
@@ -69,7 +71,8 @@ _LOGICAL = frozenset({"$and", "$or", "$nor"})
 
 
 def _repository(document: type[Document]) -> Repository[Any]:
-    return document._repository()  # pyright: ignore[reportPrivateUsage]
+    repository: Repository[Any] = binding.repository_of(document)
+    return repository
 
 
 def _check_document(mapping: DocumentMapping, document: type[BaseModel] | None) -> None:
@@ -117,8 +120,40 @@ def _compile_mapping(mapping: DocumentMapping, query: Mapping[str, Any]) -> dict
         elif key.startswith("$"):
             compiled[key] = value  # $expr, $text, $comment ...: left to the server
         else:
-            compiled[path_of(mapping.document, key).readable().stored] = encode_value(value)
+            spec = path_of(mapping.document, key).readable()
+            encoded = encode_value(value)
+            _check_operand(spec, value, encoded)
+            compiled[spec.stored] = encoded
     return compiled
+
+
+# Operators whose operand is a list of values, where a dict with $ keys is not allowed.
+_VALUE_LISTS = frozenset({"$in", "$nin", "$all"})
+# Operators whose operand holds more operators on the same field.
+_NESTED = frozenset({"$not", "$elemMatch"})
+
+
+def _check_operand(spec: PathSpec, value: Any, encoded: Any) -> None:
+    """Refuse what the server would refuse (or misread) in a dict query's value for ``spec``.
+
+    A naive datetime anywhere (it would be taken as UTC), and a dict with ``$`` keys in a list
+    of values (``{"$in": [{"$ne": None}]}``), which the server fails on.
+    """
+    where = naive_datetime_at(encoded)
+    if where is not None:
+        raise naive_error(spec, value, where)
+    if not isinstance(encoded, dict):
+        return
+    for operator, operand in cast("dict[str, Any]", encoded).items():
+        if operator in _VALUE_LISTS and isinstance(operand, list):
+            if any(is_operator_document(item) for item in cast("list[Any]", operand)):
+                raise spec.wrong_value(
+                    value,
+                    f"{operator} takes values, and a dict whose keys start with $ would be read "
+                    "as operators",
+                )
+        elif operator in _NESTED:
+            _check_operand(spec, value, operand)
 
 
 # -- sorts ------------------------------------------------------------------------------------
@@ -371,10 +406,7 @@ class QuerySet(Generic[T]):
                 stage = {**stage, "$match": compile_filter(mapping, match)}
             stages.append(stage)
         repository = _repository(self._document)
-        cursor = await repository.registry.driver.aggregate(
-            repository.collection, stages, self._session
-        )
-        raws = [raw async for raw in cursor]
+        raws = await repository.collection.aggregate(stages, self._session).to_list(None)
         if result is None:
             return raws
         if result is self._document:

@@ -9,34 +9,39 @@ is no global state to reset by hand.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import decimal
 import enum
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import bson
 from pydantic import BaseModel
-from pymongo import IndexModel
-from pymongo.errors import OperationFailure
+from mdocument.driver import IndexModel, OperationFailure
 
+from mdocument import binding
 from mdocument.cascade import sync_copies
-from mdocument.codec import codec_options
-from mdocument.document import Document
 from mdocument.driver import Database, Driver, Session, driver_of
 from mdocument.exceptions import DocumentException, WrongModelFieldType
 from mdocument.graph import Edge, Graph
 from mdocument.mapping import DocumentMapping
+from mdocument.model import DocumentBase as Document
+from mdocument.model import is_document_base
 from mdocument.query import compile_filter
 from mdocument.repository import Repository
+from mdocument.store import Store
 
 if TYPE_CHECKING:
     from mdocument.mapping import FieldMapping
 
-__all__ = ["Registry", "init"]
+__all__ = ["Registry", "active_registry", "init"]
 
 T = TypeVar("T")
+
+# Beyond this many parents, a write does not queue on their locks (see Registry.guarding).
+_MAX_LOCKED_PARENTS = 64
 
 # Index errors that mean "an index with this name or these keys exists with other options".
 _INDEX_CONFLICTS = {85, 86}
@@ -128,19 +133,27 @@ class Registry:
     ) -> None:
         self.database = database
         self.driver = driver
+        self.store = Store(database, driver)
+        """Every call to the database passes through the store (tracing, transactions)."""
         self.documents: tuple[type[Document], ...] = tuple(documents)
         self.graph = Graph(self.documents)
         """The relations between the registered documents."""
         self.supports_transactions = False
+        self.transaction_deadline: float = 10.0
+        """Seconds a transaction is retried for on write conflicts before it gives up."""
+        self._parent_locks: dict[tuple[str, Any], tuple[asyncio.Lock, int]] = {}
+        self.pause_hook: Callable[[str, Any], Awaitable[None]] | None = None
+        """Test-only: awaited at named points of a write, so that a test can interleave two
+        writers deterministically (``"checked"``: a child's references were checked and
+        guarded, before its write; ``"written"``: a parent was written, before its copies are
+        rewritten or its cascade runs)."""
         self.repositories: dict[type[Document], Repository[Any]] = {
             document: Repository(
                 self,
                 document,
-                database.get_collection(
+                self.store.collection(
                     document.__mdocument_mapping__.collection,
-                    codec_options=codec_options(
-                        database.codec_options, decimals=document.__mdocument_mapping__.decimals
-                    ),
+                    decimals=document.__mdocument_mapping__.decimals,
                 ),
             )
             for document in self.documents
@@ -151,7 +164,7 @@ class Registry:
         return self.repositories[document]
 
     async def _detect_transactions(self) -> None:
-        hello = await self.database.command("hello")
+        hello = await self.store.command("hello")
         replicated = "setName" in hello or hello.get("msg") == "isdbgrid"
         self.supports_transactions = replicated and "logicalSessionTimeoutMinutes" in hello
 
@@ -185,10 +198,56 @@ class Registry:
         if create_indexes:
             await asyncio.gather(*(self._create_indexes(*item) for item in indexes.items()))
 
-    def bind(self) -> None:
-        """Point every registered class to its repository in this registry."""
-        for document, repository in self.repositories.items():
-            type.__setattr__(document, "__mdocument_repository__", repository)
+    def use(self) -> contextlib.AbstractContextManager[None]:
+        """Make this registry the one documents use in the current context (asyncio task).
+
+        ``with tenant.use(): await User.find().to_list()`` reads the tenant's database. Each
+        task keeps its own choice, so concurrent requests for different tenants never mix.
+        """
+        return binding.use(self)
+
+    def bind(self, *, strict: bool = False) -> None:
+        """Make this registry the default outside any ``use()`` (``strict``: no default)."""
+        binding.make_default(None if strict else self)
+
+    @contextlib.asynccontextmanager
+    async def guarding(self, keys: Iterable[tuple[str, Any]]) -> AsyncIterator[None]:
+        """Hold this process's lock of each parent a write guards, until its transaction ends.
+
+        Writes under one parent conflict on its guard (see
+        :data:`mdocument.integrity.GUARD_FIELD`), and each conflict costs a retry with backoff.
+        Within one process they queue here instead, so retries are left for writers in other
+        processes. Locks are taken in sorted order (no deadlock), and not at all for writes
+        that rely on many parents (a large ``insert_many``), where queueing would cost more.
+        """
+        wanted = sorted(set(keys), key=repr)
+        if not wanted or len(wanted) > _MAX_LOCKED_PARENTS or not self.supports_transactions:
+            yield
+            return
+        registered: list[tuple[str, Any]] = []
+        acquired: list[asyncio.Lock] = []
+        try:
+            for key in wanted:
+                lock, users = self._parent_locks.get(key) or (asyncio.Lock(), 0)
+                self._parent_locks[key] = (lock, users + 1)
+                registered.append(key)
+                await lock.acquire()
+                acquired.append(lock)
+            yield
+        finally:
+            for lock in acquired:
+                lock.release()
+            for key in registered:
+                lock, users = self._parent_locks[key]
+                if users == 1:
+                    del self._parent_locks[key]
+                else:
+                    self._parent_locks[key] = (lock, users - 1)
+
+    async def pause(self, point: str, subject: Any) -> None:
+        """Await the test-only :attr:`pause_hook` at ``point`` of a write, if one is set."""
+        if self.pause_hook is not None:
+            await self.pause_hook(point, subject)
 
     def atomic_available(self, session: Session | None) -> bool:
         """Whether a write with this session runs all-or-nothing (in a transaction)."""
@@ -206,10 +265,10 @@ class Registry:
         if not self.supports_transactions:
             return await work(session)
         if session is not None:
-            return await self.driver.with_transaction(session, work)
-        own = await self.driver.start_session(self.database)
+            return await self.store.transaction(session, work, deadline=self.transaction_deadline)
+        own = await self.store.start_session()
         try:
-            return await self.driver.with_transaction(own, work)
+            return await self.store.transaction(own, work, deadline=self.transaction_deadline)
         finally:
             await own.end_session()
 
@@ -247,11 +306,18 @@ class Registry:
         return f"<Registry {self.database.name!r}: {names}>"
 
 
+def active_registry() -> Registry:
+    """The registry documents use here: chosen by ``use()``, else the most recent ``init``."""
+    scope = binding.active()
+    assert isinstance(scope, Registry)
+    return scope
+
+
 def _check_documents(models: Iterable[Any]) -> list[type[Document]]:
     documents: list[type[Document]] = []
     collections: dict[str, type[Document]] = {}
     for model in models:
-        if not (isinstance(model, type) and issubclass(model, Document)) or model is Document:
+        if not (isinstance(model, type) and issubclass(model, Document)) or is_document_base(model):
             raise TypeError(f"init(models=...) takes Document subclasses, not {model!r}")
         mapping = model.__mdocument_mapping__
         if mapping.abstract:
@@ -281,7 +347,12 @@ def _check_documents(models: Iterable[Any]) -> list[type[Document]]:
 
 
 async def init(
-    database: Any, models: Iterable[type[Document]], *, create_indexes: bool = True
+    database: Any,
+    models: Iterable[type[Document]],
+    *,
+    create_indexes: bool = True,
+    validators: bool = False,
+    strict: bool = False,
 ) -> Registry:
     """Register documents on a database: validate them, create their indexes, bind them.
 
@@ -290,12 +361,23 @@ async def init(
         models: the document classes to register.
         create_indexes: create the declared and unique indexes (``False`` when a migration
             tool owns them).
+        validators: install a ``$jsonSchema`` validator on each collection, generated from
+            its class (strict, error; see :mod:`mdocument.validators`).
+        strict: do not make this registry the default: outside ``with registry.use():``
+            documents then have no registry and raise ``NotInitializedError`` instead of
+            writing into the most recent one (for one database per tenant).
 
     Returns:
-        The :class:`Registry` the documents are now bound to.
+        The :class:`Registry`. Outside any ``use()``, documents use the registry of the most
+        recent ``init`` (unless it was strict); instances keep the registry they were loaded
+        from or created in.
     """
     driver = driver_of(database)
     registry = Registry(database, _check_documents(models), driver)
     await registry.prepare(create_indexes=create_indexes)
-    registry.bind()
+    if validators:
+        from mdocument.validators import apply_validators  # a leaf module: no import cycle
+
+        await apply_validators(registry)
+    registry.bind(strict=strict)
     return registry

@@ -14,25 +14,46 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, get_args
 
 import bson
 from pydantic import BaseModel, TypeAdapter, ValidationError
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from mdocument.driver import BulkWriteError, DuplicateKeyError
 
+from mdocument import journal
 from mdocument.annotations import strip_annotated
 from mdocument.batching import find_by_ids, find_ids
 from mdocument.cascade import plan_delete, sync_copies
-from mdocument.changes import RAW, STORED, diff, remember, same, unvalidated
+from mdocument.changes import (
+    RAW,
+    REVISION_FIELD,
+    STORED,
+    diff,
+    remember,
+    revision_of,
+    same,
+    set_registry,
+    set_revision,
+    unvalidated,
+)
 from mdocument.codec import decode, encode
-from mdocument.exceptions import DuplicateError, NotFoundError, WrongValueType
-from mdocument.integrity import check_ids, check_references, update_references
-from mdocument.mapping import STORED_ID
+from mdocument.exceptions import DuplicateError, NotFoundError, RevisionConflict, WrongValueType
+from mdocument.integrity import (
+    check_ids,
+    check_references,
+    guard_parents,
+    in_transaction,
+    referenced_ids,
+    refuse_copied_paths,
+    update_references,
+)
 from mdocument.masking import SENSITIVE_PLACEHOLDER, mask_filter
+from mdocument.names import STORED_ID
 from mdocument.types import ObjectId
 
 if TYPE_CHECKING:
-    from mdocument.document import Document
-    from mdocument.driver import Collection, Session
+    from mdocument.binding import Scope as Registry
+    from mdocument.driver import Session
     from mdocument.graph import Edge
     from mdocument.mapping import DocumentMapping
-    from mdocument.registry import Registry
+    from mdocument.model import DocumentBase as Document
+    from mdocument.store import StoreCollection as Collection
 
 __all__ = ["Repository"]
 
@@ -75,7 +96,7 @@ class Repository(Generic[D]):
         self.collection = collection
         self.index_keys: dict[str, tuple[str, ...]] = {}
         """Index name → stored key paths, of the indexes init declares for this class."""
-        from mdocument.document import Document
+        from mdocument.model import DocumentBase as Document
 
         self.shared_names: tuple[str, ...] = tuple(
             field.stored
@@ -83,6 +104,9 @@ class Repository(Generic[D]):
             if _shares_input(field.info.annotation)
         )
         """Stored names of the fields whose validated values may be the loaded objects."""
+        meta: Any = document.__dict__.get("Meta")
+        self.revisioned: bool = bool(getattr(meta, "revision", False))
+        """``Meta.revision = True``: saves from stale instances raise ``RevisionConflict``."""
         # Hooks the class does not override are skipped instead of awaited.
         self.hooks = frozenset(
             name for name in _HOOKS if getattr(document, name) is not getattr(Document, name)
@@ -93,6 +117,9 @@ class Repository(Generic[D]):
     def load(self, raw: dict[str, Any]) -> D:
         """An instance from a stored document (the raw dict is kept as the change baseline)."""
         document: D = decode(self.mapping, raw)
+        set_registry(document, self.registry)
+        if self.revisioned:
+            set_revision(document, raw.get(REVISION_FIELD, 0))
         shared = self.shared_names
         if shared:
             # Validation keeps the dicts and lists of `Any` values as they are: the instance
@@ -183,7 +210,8 @@ class Repository(Generic[D]):
         """Insert a new document, or send the paths that changed since it was loaded or saved.
 
         References are checked before the write (only those that changed); copies of this
-        document held elsewhere are rewritten with it, in one transaction where supported.
+        document held elsewhere are rewritten from the stored document, all in one transaction
+        where supported (retried on write conflicts; hooks run once, outside it).
         """
         if "before_save" in self.hooks:
             await document.before_save()
@@ -192,44 +220,137 @@ class Repository(Generic[D]):
         stored = encode(document, self.mapping) if validated else self.checked_form(document)
         baseline = self.stored_form(document)
         if baseline is None:
-            await check_references(self.registry, self.outgoing, [(document, stored)], session)
-            await self._write(lambda: self.collection.insert_one(stored, session=session))
+            await self._insert(document, stored, session)
         else:
-            changes = diff(baseline, stored)
-            touched = changes.top_level()
-            edges = [edge for edge in self.outgoing if edge.field.stored in touched]
-            if edges:
-                await check_references(self.registry, edges, [(document, stored)], session)
-                changes = diff(baseline, stored)  # refreshed copies may differ from the input
-            if changes:
-                await self._update(document, changes.update_spec(), touched, session)
+            await self._update(document, baseline, stored, session)
         remember(document, stored, raw=False)
         if "after_save" in self.hooks:
             await document.after_save()
 
-    async def _update(
-        self, document: D, update: dict[str, Any], touched: set[str], session: Session | None
-    ) -> None:
-        syncing = any(not touched.isdisjoint(edge.copied) for edge in self.incoming)
+    async def _insert(self, document: D, stored: dict[str, Any], session: Session | None) -> None:
+        edges = [edge for edge in self.outgoing if referenced_ids(edge, stored)]
+        revision = self.revision_field
+        row = {**stored, revision: 1} if revision else stored
 
         async def work(in_session: Session | None) -> None:
-            result = await self._write(
-                lambda: self.collection.update_one(
-                    {STORED_ID: document.id}, update, session=in_session
-                )
-            )
-            if result.matched_count == 0:
-                raise self.not_found({STORED_ID: document.id})
-            if syncing:
-                await sync_copies(self.registry, [document], touched, in_session)
+            if edges:
+                await check_references(self.registry, edges, [(document, stored)], in_session)
+                await self.registry.pause("checked", document)
+            await self._write(lambda: self.collection.insert_one(row, session=in_session))
 
-        if syncing:
-            await self.registry.atomic(work, session)
+        if edges:  # the check and the insert must commit together, or not at all
+            async with self.registry.guarding(self._parent_keys(edges, [stored], session)):
+                await self.registry.atomic(work, session)
         else:
             await work(session)
+        if revision:
+            set_revision(document, 1)
+        set_registry(document, self.registry)
 
-    async def insert_many(self, documents: Iterable[D], session: Session | None) -> list[D]:
-        """Insert new documents in one batch: all of them, or none (see :meth:`save`)."""
+    async def _update(
+        self, document: D, baseline: dict[str, Any], stored: dict[str, Any], session: Session | None
+    ) -> None:
+        touched = diff(baseline, stored).top_level()
+        edges = [edge for edge in self.outgoing if edge.field.stored in touched]
+        syncing = self.syncs(touched)
+        revision = self.revision_field
+        expected = revision_of(document) if revision else None
+
+        async def work(in_session: Session | None) -> None:
+            if edges:
+                await check_references(self.registry, edges, [(document, stored)], in_session)
+                await self.registry.pause("checked", document)
+            changes = diff(baseline, stored)  # refreshed copies may differ from the input
+            if not changes:
+                return
+            spec = changes.update_spec()
+            target: dict[str, Any] = {STORED_ID: document.id}
+            if revision:
+                target[revision] = expected
+                spec["$inc"] = {revision: 1}
+            result = await self._write(
+                lambda: self.collection.update_one(target, spec, session=in_session)
+            )
+            if result.matched_count == 0:
+                raise await self._missing_or_stale(document, expected, in_session)
+            if syncing:
+                await self.registry.pause("written", document)
+                await self._sync_from_stored([document.id], touched, in_session)
+
+        if edges or syncing:
+            async with self.registry.guarding(self._parent_keys(edges, [stored], session)):
+                await self.registry.atomic(work, session)
+        else:
+            await work(session)
+        if revision and expected is not None and diff(baseline, stored):
+            set_revision(document, expected + 1)
+
+    def _parent_keys(
+        self, edges: Iterable[Edge], stored: Iterable[Mapping[str, Any]], session: Session | None
+    ) -> set[tuple[str, Any]]:
+        """The parents a write guards, as (collection, id), for :meth:`Registry.guarding`.
+
+        None when the caller's transaction is open: its commit is not this write's to wait for.
+        """
+        if in_transaction(session):
+            return set()
+        return {
+            (edge.parent.__mdocument_mapping__.collection, item)
+            for edge in edges
+            for form in stored
+            for item in referenced_ids(edge, form)
+        }
+
+    def syncs(self, touched: set[str]) -> bool:
+        """Whether a change of these top-level stored names must rewrite copies elsewhere."""
+        return any(not touched.isdisjoint(edge.copied) for edge in self.incoming)
+
+    async def _sync_from_stored(
+        self, ids: list[Any], touched: set[str], session: Session | None
+    ) -> None:
+        """Rewrite the copies of these documents from what is stored, never from an instance.
+
+        A stale instance may hold old values of fields it did not change: the copies are built
+        from the documents read back in the same transaction. Without one, the rewrite is
+        journaled first, so that ``check --fix`` completes it after a crash.
+        """
+        entry = None
+        if not in_transaction(session):
+            entry = await journal.start(
+                self.registry.store, "sync", self.mapping.collection, ids, session,
+                fields=touched,
+            )  # fmt: skip
+        sources = await self.load_many(ids, session)
+        await sync_copies(self.registry, sources, touched, session)
+        if entry is not None:
+            await journal.finish(self.registry.store, entry, session)
+
+    async def _missing_or_stale(
+        self, document: D, expected: int | None, session: Session | None
+    ) -> NotFoundError | RevisionConflict:
+        """Why an update by id matched nothing: the document is gone, or it is newer."""
+        if expected is not None:
+            exists = await self.collection.find_one(
+                {STORED_ID: document.id}, {STORED_ID: 1}, session=session
+            )
+            if exists is not None:
+                name = self.document.__name__
+                return RevisionConflict(
+                    f"{name} {document.id} changed since this instance was loaded or saved "
+                    f"(revision {expected}); nothing was written: reload it and apply the "
+                    "change again",
+                    document=self.document,
+                    document_id=document.id,
+                    expected=expected,
+                )
+        return self.not_found({STORED_ID: document.id})
+
+    @property
+    def revision_field(self) -> str | None:
+        """The stored name of the revision counter, when ``Meta.revision = True``."""
+        return REVISION_FIELD if self.revisioned else None
+
+    def _instances(self, documents: Iterable[D]) -> list[D]:
         batch = list(documents)
         for document in batch:
             if not isinstance(document, self.document):
@@ -237,27 +358,37 @@ class Repository(Generic[D]):
                     f"{self.document.__name__}.insert_many takes {self.document.__name__} "
                     f"instances, not {type(document).__name__}"
                 )
+        return batch
+
+    async def insert_many(self, documents: Iterable[D], session: Session | None) -> list[D]:
+        """Insert new documents in one batch: all of them, or none (see :meth:`save`)."""
+        batch = self._instances(documents)
         if not batch:
             return batch
         if "before_save" in self.hooks:
             for document in batch:
                 await document.before_save()
         stored = [self.checked_form(document) for document in batch]
-        await check_references(
-            self.registry, self.outgoing, list(zip(batch, stored, strict=True)), session
-        )
+        revision = self.revision_field
+        rows = [{**form, revision: 1} for form in stored] if revision else stored
+        pairs = list(zip(batch, stored, strict=True))
 
         async def insert(in_session: Session | None) -> None:
+            await check_references(self.registry, self.outgoing, pairs, in_session)
+            await self.registry.pause("checked", batch[0])
             try:
-                await self.collection.insert_many(stored, session=in_session)
+                await self.collection.insert_many(rows, session=in_session)
             except BaseException as exc:
-                if in_session is None or not in_session.in_transaction:
-                    await self._undo_partial_insert(stored, exc, in_session)
+                if not in_transaction(in_session):
+                    await self._undo_partial_insert(rows, exc, in_session)
                 raise
 
         await self._write(lambda: self.registry.atomic(insert, session))
-        for document, form in zip(batch, stored, strict=True):
+        for document, form in pairs:
             remember(document, form, raw=False)
+            set_registry(document, self.registry)
+            if revision:
+                set_revision(document, 1)
         if "after_save" in self.hooks:
             for document in batch:
                 await document.after_save()
@@ -320,8 +451,21 @@ class Repository(Generic[D]):
             roots = ids if ids is not None else await find_ids(self.collection, filter, in_session)
             if not roots:
                 return 0
+            atomic = in_transaction(in_session)
+            if atomic:
+                # The parents first: a child create that relies on one of them now conflicts
+                # and waits, so a steady flow of creates cannot starve a long cascade.
+                await guard_parents(self.registry, self.document, set(roots), in_session)
+                await self.registry.pause("written", self.document)
             plan = await plan_delete(self.registry, {self.document: roots}, in_session)
+            entry = None
+            if not atomic and len(plan.writes) > 1:
+                entry = await journal.start(
+                    self.registry.store, "delete", self.mapping.collection, roots, in_session
+                )
             deleted = await plan.execute(in_session)
+            if entry is not None:
+                await journal.finish(self.registry.store, entry, in_session)
             if ids is not None and deleted < len(ids):
                 raise self.not_found(filter)  # inside the transaction: nothing is kept
             return deleted
@@ -350,13 +494,18 @@ class Repository(Generic[D]):
         """
         touched = {path.split(".", 1)[0] for changes in update.values() for path in changes}
         references = [edge for edge in self.outgoing if edge.field.stored in touched]
-        await check_ids(
-            self.registry, {edge: update_references(edge, update) for edge in references}, session
-        )
-        syncing = any(not touched.isdisjoint(edge.copied) for edge in self.incoming)
         copies = [edge for edge in references if edge.card is not None]
+        for edge in copies:
+            refuse_copied_paths(edge, update)
+        written = {edge: update_references(edge, update) for edge in references}
+        syncing = self.syncs(touched)
+        revision = self.revision_field
+        if revision:
+            update = {**update, "$inc": {**update.get("$inc", {}), revision: 1}}
 
         async def work(in_session: Session | None) -> int:
+            await check_ids(self.registry, written, in_session)
+            await self.registry.pause("checked", self.document)
             target: Mapping[str, Any] = filter
             ids: list[Any] = []
             if syncing:  # the ids first: the update may change what the filter matches
@@ -366,16 +515,15 @@ class Repository(Generic[D]):
                 lambda: self.collection.update_many(target, update, session=in_session)
             )
             if syncing and ids:
-                updated = await self.load_many(ids, in_session)
-                await sync_copies(self.registry, updated, touched, in_session)
+                await self._sync_from_stored(ids, touched, in_session)
             for edge in copies:  # copies written by value: make them equal to their sources
                 parents = await self.registry.repository(edge.parent).load_many(
-                    update_references(edge, update), in_session
+                    written[edge], in_session
                 )
                 await sync_copies(self.registry, parents, set(edge.copied), in_session)
             return result.modified_count
 
-        if syncing or copies:
+        if syncing or copies or any(written.values()):
             return await self.registry.atomic(work, session)
         return await work(session)
 
@@ -390,6 +538,8 @@ class Repository(Generic[D]):
         if raw is None:
             raise self.not_found({STORED_ID: document.id})
         fresh = self.load(raw)
+        if self.revisioned:
+            set_revision(fresh, raw.get(REVISION_FIELD, 0))
         values = vars(document)
         values.clear()
         values.update(vars(fresh))

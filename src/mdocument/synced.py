@@ -29,7 +29,7 @@ from typing_extensions import Self
 from mdocument.masking import masked_repr_args
 
 if TYPE_CHECKING:
-    from mdocument.document import Document
+    from mdocument.model import DocumentBase as Document
 
 __all__ = ["Synced"]
 

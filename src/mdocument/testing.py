@@ -14,20 +14,44 @@ Fixtures:
 - ``mongodb_database`` / ``motor_database``: a fresh database on a PyMongo async / Motor client,
   dropped after the test.
 - ``database``: the test runs twice, once on each driver.
+
+A round-trip budget: ``with max_commands(3): ...`` (or ``async with``) fails with
+:class:`CommandBudgetExceeded` when the code inside sends more than three commands, listing
+them with sensitive values masked; ``@pytest.mark.max_commands(3)`` does the same for a whole
+test's body (not its fixtures).
+
+The database fixtures are async: they need pytest-asyncio (in the ``test`` extra). An
+``async def`` test that takes one of them runs on pytest-asyncio even in its default "strict"
+mode, without a marker; other async tests and async fixtures of your own need
+``asyncio_mode = "auto"`` in the pytest configuration (or pytest-asyncio's markers).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 from pymongo import AsyncMongoClient, monitoring
 
-__all__ = ["CommandRecorder", "new_database_name"]
+__all__ = [
+    "ASYNC_FIXTURES",
+    "CommandBudget",
+    "CommandBudgetExceeded",
+    "CommandRecorder",
+    "FailPoint",
+    "max_commands",
+    "new_database_name",
+]
+
+ASYNC_FIXTURES = frozenset(
+    {"database", "mongodb_database", "motor_database", "standalone_database"}
+)
+"""The plugin's async fixtures: a test that takes one runs on pytest-asyncio by itself."""
 
 
 class CommandRecorder(monitoring.CommandListener):
@@ -128,6 +152,169 @@ class FailPoint:
         return True
 
 
+class CommandBudgetExceeded(AssertionError):
+    """More commands were sent inside :func:`max_commands` than it allows (a test failure).
+
+    Attributes:
+        limit: the budget.
+        commands: the commands sent, as ``(name, masked command document)`` pairs.
+    """
+
+    def __init__(self, limit: int, commands: list[tuple[str, dict[str, Any]]]) -> None:
+        self.limit = limit
+        self.commands = commands
+        lines = [
+            f"{len(commands)} commands (round trips) were sent, over the budget of {limit}:",
+            *(
+                f"  {number}. {name} {_cut(repr(command))}"
+                for number, (name, command) in enumerate(commands, 1)
+            ),
+        ]
+        super().__init__("\n".join(lines))
+
+
+# What a command document carries for the driver, not for the reader of a failure.
+_DRIVER_FIELDS = frozenset(
+    {"lsid", "$clusterTime", "txnNumber", "$readPreference", "signature", "$db", "autocommit"}
+)
+
+
+def _cut(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
+def _sensitive_names() -> frozenset[str]:
+    """Stored names of the sensitive fields of every loaded document class and nested model."""
+    from pydantic import BaseModel
+
+    from mdocument.annotations import model_type
+    from mdocument.document import Document
+    from mdocument.fields import field_spec
+
+    names: set[str] = set()
+    seen: set[type[BaseModel]] = set()
+    pending: list[type[BaseModel]] = list(Document.__subclasses__())
+    while pending:
+        model = pending.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        pending.extend(model.__subclasses__())
+        for name, info in model.__pydantic_fields__.items():
+            if field_spec(info).sensitive:
+                names.update({name, info.serialization_alias or info.alias or name})
+            nested = model_type(info.annotation)
+            if nested is not None:
+                pending.append(nested)
+    return frozenset(names)
+
+
+def _masked(value: Any, sensitive: frozenset[str]) -> Any:
+    """``value`` with the value of every key naming a sensitive field masked.
+
+    ``a.b.email`` counts as ``email``. A field of the same name in another class is masked as
+    well, which errs on the safe side.
+    """
+    from mdocument.masking import SENSITIVE_PLACEHOLDER
+
+    if isinstance(value, dict):
+        items = cast("dict[Any, Any]", value).items()
+        return {
+            key: SENSITIVE_PLACEHOLDER
+            if isinstance(key, str) and key.rsplit(".", 1)[-1] in sensitive and item is not None
+            else _masked(item, sensitive)
+            for key, item in items
+        }
+    if isinstance(value, (list, tuple)):
+        return [_masked(item, sensitive) for item in cast("list[Any]", value)]
+    return value
+
+
+class _BudgetListener(monitoring.CommandListener):
+    """Registered for every client: hands each command to the budgets open at the time."""
+
+    def __init__(self) -> None:
+        self.budgets: list[CommandBudget] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name in CommandRecorder.IGNORED:
+            return  # handshakes and heartbeats: not the code's round trips
+        for budget in self.budgets:
+            budget.events.append(event)
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        """Nothing to do: a command counts when it is sent."""
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        """Nothing to do: a command counts when it is sent."""
+
+
+_BUDGETS = _BudgetListener()
+# Global listeners apply to clients created after registration: the plugin is loaded before
+# any test, so every client a test (or the application it tests) creates is counted.
+monitoring.register(_BUDGETS)
+
+
+class CommandBudget:
+    """A limit on the commands sent while it is open: see :func:`max_commands`."""
+
+    def __init__(self, limit: int) -> None:
+        if limit < 0:
+            raise ValueError(f"max_commands takes a number of commands >= 0, not {limit!r}")
+        self.limit = limit
+        self.events: list[monitoring.CommandStartedEvent] = []
+        """The commands sent so far, as the driver's events."""
+
+    @property
+    def count(self) -> int:
+        """How many commands were sent inside."""
+        return len(self.events)
+
+    def commands(self) -> list[tuple[str, dict[str, Any]]]:
+        """The commands sent, ``(name, document)``, with sensitive values masked."""
+        sensitive = _sensitive_names()
+        shown: list[tuple[str, dict[str, Any]]] = []
+        for event in self.events:
+            document = {
+                key: value for key, value in event.command.items() if key not in _DRIVER_FIELDS
+            }
+            shown.append((event.command_name, cast("dict[str, Any]", _masked(document, sensitive))))
+        return shown
+
+    def __enter__(self) -> CommandBudget:
+        self.events.clear()
+        _BUDGETS.budgets.append(self)
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        _BUDGETS.budgets.remove(self)
+        # An error inside says more than the count: it is left to propagate.
+        if kind is None and self.count > self.limit:
+            raise CommandBudgetExceeded(self.limit, self.commands())
+
+    async def __aenter__(self) -> CommandBudget:
+        return self.__enter__()
+
+    async def __aexit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        self.__exit__(kind)
+
+
+def max_commands(limit: int) -> CommandBudget:
+    """Fail when the code inside sends more than ``limit`` commands (round trips) to MongoDB.
+
+    Usable with ``with`` and ``async with``::
+
+        async with max_commands(3):
+            await client.get("/posts")    # an endpoint that must not slide into N+1 queries
+
+    Every client created after the plugin loaded is counted (through the driver's command
+    monitoring; handshakes, heartbeats and ``endSessions`` are not). Exceeding it raises
+    :class:`CommandBudgetExceeded`, an ``AssertionError`` listing the commands sent with
+    sensitive values masked. ``@pytest.mark.max_commands(3)`` applies it to a test's body.
+    """
+    return CommandBudget(limit)
+
+
 def new_database_name() -> str:
     """A database name no other test uses."""
     return f"mdocument_test_{uuid.uuid4().hex[:16]}"
@@ -223,3 +410,48 @@ if _HAS_PYTEST_ASYNCIO:
         """A fresh database on a server without transactions (PyMongo async client)."""
         async for database in _pymongo_database(mongodb_standalone_uri, commands):
             yield database
+
+
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> None:
+    """Mark an ``async def`` test that takes one of the database fixtures with ``asyncio``.
+
+    pytest-asyncio's default ("strict") mode runs only the async tests it is told about, and
+    pytest fails the others ("async def functions are not natively supported"). A test of this
+    plugin's database fixtures is always meant for it, so such a test needs no marker and no
+    configuration. Runs before pytest makes the test item, which pytest-asyncio then sees marked.
+    """
+    if not (_HAS_PYTEST_ASYNCIO and inspect.iscoroutinefunction(obj)):
+        return
+    if not (
+        isinstance(collector, (pytest.Module, pytest.Class)) and collector.istestfunction(obj, name)
+    ):
+        return
+    marks = [getattr(mark, "name", None) for mark in getattr(obj, "pytestmark", [])]
+    marks += [mark.name for mark in collector.iter_markers()]
+    if any(mark in ("asyncio", "anyio", "trio") for mark in marks):
+        return  # the test already says what runs it
+    try:
+        parameters = inspect.signature(obj).parameters  # pyright: ignore[reportArgumentType]
+    except (TypeError, ValueError):
+        return
+    if ASYNC_FIXTURES.intersection(parameters):
+        pytest.mark.asyncio(obj)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the plugin's marker."""
+    config.addinivalue_line(
+        "markers",
+        "max_commands(limit): fail the test when its body sends more than limit commands "
+        "(round trips) to MongoDB, listing them (sensitive values masked)",
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """Run a test marked ``max_commands(limit)`` inside :func:`max_commands` (body only)."""
+    marker = item.get_closest_marker("max_commands")
+    if marker is None:
+        return (yield)
+    with max_commands(*marker.args, **marker.kwargs):
+        return (yield)

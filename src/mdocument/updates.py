@@ -38,7 +38,8 @@ def _require_list(spec: PathSpec, operator: str) -> None:
 
 
 def _set(spec: PathSpec, value: Any, operator: str) -> Any:
-    return spec.check(value)
+    # A written value: held to the field's constraints too, as the document would be.
+    return spec.check(value, write=True)
 
 
 def _unset(spec: PathSpec, value: Any, operator: str) -> Any:
@@ -67,9 +68,9 @@ def _push(spec: PathSpec, value: Any, operator: str) -> Any:
         unknown = set(modifiers) - _PUSH_MODIFIERS
         if unknown:
             raise ValueError(f"{spec.label}: {operator} takes no modifier {sorted(unknown)}")
-        each = [spec.check(item, item=True) for item in modifiers["$each"]]
+        each = [spec.check(item, item=True, write=True) for item in modifiers["$each"]]
         return {**modifiers, "$each": each}
-    return spec.check(value, item=True)
+    return spec.check(value, item=True, write=True)
 
 
 def _pull(spec: PathSpec, value: Any, operator: str) -> Any:
