@@ -20,18 +20,16 @@ def load(path: Path, name: str):
 
 async def test_the_readme_example_runs(mongodb_uri, capsys):
     code = re.search(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S).group(1)
-    database = new_database_name()
-    code = code.replace(
-        'AsyncMongoClient()["blog"]', f"AsyncMongoClient({mongodb_uri!r})[{database!r}]"
-    )
-    namespace = {"__name__": "readme_example"}
-    exec(compile(code, "README.md", "exec"), namespace)
     from pymongo import AsyncMongoClient
 
+    database = new_database_name()
+    client = AsyncMongoClient(mongodb_uri)  # closed here: the README's main() does not close it
+    code = code.replace('AsyncMongoClient()["blog"]', "readme_database")
+    namespace = {"__name__": "readme_example", "readme_database": client[database]}
+    exec(compile(code, "README.md", "exec"), namespace)
     try:
         await namespace["main"]()
     finally:
-        client = AsyncMongoClient(mongodb_uri)
         await client.drop_database(database)
         await client.close()
     printed = capsys.readouterr().out
@@ -60,3 +58,29 @@ async def test_the_relations_example_runs(mongodb_uri, capsys):
     assert "reviewer after deleting Grace: None" in printed
     assert "Posts left: 0" in printed
     assert "Teams left: 1" in printed
+
+
+async def test_the_export_example_runs(mongodb_uri, capsys, tmp_path):
+    exporter = load(ROOT / "examples" / "export_users.py", "export_users_example")
+    await exporter.main(mongodb_uri, new_database_name(), out_dir=tmp_path)
+    printed = capsys.readouterr().out
+    assert "2 users written to users.csv:" in printed
+    assert "id,name,email,karma" in printed
+    assert ",Ada,***,12" in printed
+    assert "3 users written to users.jsonl:" in printed
+    assert '{"name":"Grace","email":"***"}' in printed
+    assert "@example.com" not in printed
+    assert (tmp_path / "users.csv").read_text().count("\n") == 3
+
+
+async def test_the_tenants_example_runs(mongodb_uri, capsys):
+    tenants = load(ROOT / "examples" / "tenants.py", "tenants_example")
+    await tenants.main(mongodb_uri, new_database_name())
+    printed = capsys.readouterr().out
+    assert "paris: ['Ada (VIP)', 'Grace']" in printed
+    assert "lyon: ['Alan (VIP)', 'Barbara', 'Edsger']" in printed
+    assert "paris database: 2 orders" in printed
+    assert "lyon database: 3 orders" in printed
+    assert "outside a tenant: refused" in printed
+    assert "lyon orders after deleting Alan: 2" in printed
+    assert "paris orders: 2" in printed

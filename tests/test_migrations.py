@@ -131,7 +131,8 @@ async def test_up_runs_each_once_and_records_it(database, tmp_path):
     assert migrations[0].description == "Give every member a level of 1."
 
     dry = await migrate(registry, migrations, dry_run=True)
-    assert dry.planned == ["0001_add_level", "0002_rename"] and dry.done == []
+    assert dry.planned == ["0001_add_level", "0002_rename"]
+    assert dry.done == []
     assert await levels(database) == [0, 0, 0]
 
     run = await migrate(registry, migrations)
@@ -141,7 +142,8 @@ async def test_up_runs_each_once_and_records_it(database, tmp_path):
     assert names == ["ADA", "BOB", "CY"]
 
     again = await migrate(registry, migrations)  # running twice changes nothing
-    assert again.done == [] and again.planned == []
+    assert again.done == []
+    assert again.planned == []
     assert (await database["runs"].find_one({"_id": "0001"}))["n"] == 1
     records = await database[MIGRATIONS_COLLECTION].find({}).to_list(None)
     assert [row["_id"] for row in records] == ["0001_add_level", "0002_rename"]
@@ -261,13 +263,13 @@ async def test_a_live_lock_is_waited_for_and_a_stale_one_needs_force_unlock(
     now = datetime.datetime.now(datetime.timezone.utc)
     locks = mongodb_database[LOCK_COLLECTION]
     await locks.insert_one({"_id": LOCK_ID, "owner": "other:1", "since": now, "heartbeat": now})
-    with pytest.raises(MigrationLocked, match="held by other:1.*gave up after waiting"):
+    with pytest.raises(MigrationLocked, match=r"held by other:1.*gave up after waiting"):
         await migrate(registry, load_migrations(folder), wait=0.3)
     with pytest.raises(MigrationLocked, match="held by other:1"):
         await migrate(registry, load_migrations(folder), wait=0, force_unlock=True)  # not stale
     old = now - datetime.timedelta(minutes=45)
     await locks.update_one({"_id": LOCK_ID}, {"$set": {"heartbeat": old}})
-    with pytest.raises(MigrationLocked, match="silent for 45 minutes.*--force-unlock"):
+    with pytest.raises(MigrationLocked, match=r"silent for 45 minutes.*--force-unlock"):
         await migrate(registry, load_migrations(folder))
     run = await migrate(registry, load_migrations(folder), force_unlock=True)
     assert run.done == ["0002_rename"]
@@ -293,5 +295,5 @@ def test_bad_migration_files_are_refused(tmp_path):
     with pytest.raises(MigrationError, match="defines no `async def up"):
         load_migrations(tmp_path / "c")
     write(tmp_path / "d", {"0001_x.py": "import nowhere_to_be_found"})
-    with pytest.raises(MigrationError, match="importing migration 0001_x.py failed"):
+    with pytest.raises(MigrationError, match=r"importing migration 0001_x\.py failed"):
         load_migrations(tmp_path / "d")

@@ -62,6 +62,10 @@ class Pet(Document):
     friends: list[ObjectId] = []
 
 
+class Loose(Document):
+    nick: str = None  # type: ignore[assignment]  # pydantic does not check defaults
+
+
 def owner_row(**changes):
     row = {
         "_id": bson.ObjectId(),
@@ -124,6 +128,10 @@ def test_schema_describes_types_required_nested_lists_enums():
     assert "additionalProperties" not in schema
     for hidden, spec in HIDDEN_FIELDS.items():
         assert props[hidden] == spec
+
+
+def test_a_none_default_allows_null():
+    assert json_schema(Loose)["properties"]["nick"] == {"bsonType": ["string", "null"]}
 
 
 def test_schema_of_references_and_aliases():

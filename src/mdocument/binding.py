@@ -120,7 +120,7 @@ class Scope(Protocol):
         ...
 
     def guarding(self, keys: Iterable[tuple[str, Any]]) -> AbstractAsyncContextManager[None]:
-        """This process's per-parent queue for writes that guard parents."""
+        """The per-parent queue, in this process, of writes that guard parents."""
         ...
 
 

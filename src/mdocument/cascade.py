@@ -27,9 +27,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mdocument.driver import UpdateMany
-
 from mdocument.batching import chunks, find_ids
+from mdocument.driver import UpdateMany
 from mdocument.exceptions import DeleteRestricted
 from mdocument.fields import OnDelete
 from mdocument.names import ID_FIELD, STORED_ID

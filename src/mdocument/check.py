@@ -38,11 +38,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from pydantic import ValidationError
-from mdocument.driver import UpdateOne
 
 from mdocument.batching import find_by_ids
 from mdocument.cascade import sync_copies
 from mdocument.changes import same
+from mdocument.driver import UpdateOne
 from mdocument.exceptions import DeleteRestricted, DocumentException
 from mdocument.fields import OnDelete
 from mdocument.journal import Entry, journal

@@ -73,10 +73,12 @@ if TYPE_CHECKING or _has_cli_extra():
     from mdocument._cli import parse_query as parse_query
     from mdocument._cli import redact as redact
     from mdocument.cli_check import register as _register_check
+    from mdocument.cli_migrate import register as _register_migrate
     from mdocument.cli_schema import register as _register_schema
 
     _register_check(cli)  # `mdocument check` (in its own module: mdocument.cli_check)
-    _register_schema(cli)  # `mdocument graph|indexes|validators|migrate` (mdocument.cli_schema)
+    _register_schema(cli)  # `mdocument graph|indexes|validators` (mdocument.cli_schema)
+    _register_migrate(cli)  # `mdocument migrate` (mdocument.cli_migrate)
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:

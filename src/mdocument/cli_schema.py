@@ -6,7 +6,7 @@
 - ``validators MODULE --uri URI --db NAME [--apply] [--level ...] [--action ...]``: the
   ``$jsonSchema`` validators generated from the classes (:mod:`mdocument.validators`).
 - ``migrate MODULE [status|up|down] --uri URI --db NAME [--dir migrations] [--dry-run]``: the
-  migrations of a directory (:mod:`mdocument.migrations`).
+  migrations of a directory (:mod:`mdocument.cli_migrate`, :mod:`mdocument.migrations`).
 
 MODULE is imported from the current directory (``myapp.models``); every document class it
 defines or imports is registered, without creating indexes. Nothing is written unless
@@ -32,34 +32,26 @@ Exit codes, for scripts:
 from __future__ import annotations
 
 import asyncio
-import datetime
 import re
-from collections.abc import Awaitable, Callable
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from bson import json_util
-from pymongo import AsyncMongoClient
-from pymongo.errors import (
+
+from mdocument.cli_check import load_models
+from mdocument.document import Document
+from mdocument.driver import (
     ConfigurationError,
     ConnectionFailure,
     InvalidURI,
     OperationFailure,
+    connect,
 )
-
-from mdocument.cli_check import load_models
-from mdocument.document import Document
 from mdocument.exceptions import DocumentException, RelationNotSet
 from mdocument.graph import Graph
 from mdocument.index_diff import apply_indexes, diff_indexes
-from mdocument.migrations import (
-    MigrationError,
-    MigrationLocked,
-    load_migrations,
-    migrate,
-    migration_status,
-)
+from mdocument.migration_lock import MigrationLocked
 from mdocument.registry import init
 from mdocument.validators import ACTIONS, LEVELS, apply_validators, validator_changes
 
@@ -68,14 +60,24 @@ if TYPE_CHECKING:
     from mdocument.registry import Registry
 
 __all__ = [
+    "DB_OPTION",
+    "EXIT_CODES_HELP",
     "EXIT_DRIFT",
     "EXIT_LOCKED",
+    "TIMEOUT_OPTION",
+    "URI_OPTION",
+    "FailedError",
+    "LockedError",
+    "UnreachableError",
+    "UsageError",
+    "check_uri",
+    "connected",
     "graph_command",
     "indexes_command",
     "mask_uri",
-    "migrate_command",
     "register",
     "render_graph",
+    "run_command",
     "validators_command",
 ]
 
@@ -87,7 +89,7 @@ EXIT_DRIFT = 4
 EXIT_LOCKED = 5
 """``migrate``: another process holds the migrations lock."""
 
-_EXIT_CODES_HELP = (
+EXIT_CODES_HELP = (
     "\b\nExit codes:\n"
     "  0    done: in line, applied, or migrated\n"
     "  1    failed while running (server error, a migration raised)\n"
@@ -101,7 +103,6 @@ _EXIT_CODES_HELP = (
 )
 _URI_SCHEMES = ("mongodb://", "mongodb+srv://")
 _PASSWORD = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:@/?#]*):(?P<password>[^@/?#]*)@")
-_USERINFO = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://(?P<userinfo>[^@/?#]*)@")
 _AUTHENTICATION_FAILED = 18
 
 
@@ -119,37 +120,30 @@ def _scrub(text: str, uri: str) -> str:
     return text
 
 
-def _errors() -> tuple[type[click.ClickException], type[click.ClickException], type[Any]]:
-    # The shared errors live in mdocument.cli, which imports this module to register the
-    # commands: imported when a command runs.
-    from mdocument.cli import CommandError, ServerUnreachable, UsageProblem
+# The command line's exit codes (mdocument.cli imports this module to register its commands,
+# so its errors cannot be imported here): the same codes, for the same reasons.
+class UsageError(click.ClickException):
+    """The command line is wrong: exits with 2, as ``mdocument.cli.UsageProblem``."""
 
-    return UsageProblem, CommandError, ServerUnreachable
-
-
-def _usage(message: str) -> click.ClickException:
-    return _errors()[0](message)
+    exit_code = 2
 
 
-def _failed(message: str) -> click.ClickException:
-    return _errors()[1](message)
+class FailedError(click.ClickException):
+    """The command failed while running: exits with 1, as ``mdocument.cli.CommandError``."""
+
+    exit_code = 1
 
 
-class _Locked(click.ClickException):
+class UnreachableError(click.ClickException):
+    """The server did not answer in time: exits with 3, as ``mdocument.cli.ServerUnreachable``."""
+
+    exit_code = 3
+
+
+class LockedError(click.ClickException):
     """``migrate``: the migrations lock is held; exits with :data:`EXIT_LOCKED`."""
 
     exit_code = EXIT_LOCKED
-
-
-def _loaded_documents() -> list[type[Document]]:
-    found: list[type[Document]] = []
-    pending = list(Document.__subclasses__())
-    while pending:
-        cls = pending.pop(0)
-        pending.extend(cls.__subclasses__())
-        if cls not in found and not cls.__mdocument_mapping__.abstract:
-            found.append(cls)
-    return found
 
 
 def _with_related(models: list[type[Document]]) -> list[type[Document]]:
@@ -158,10 +152,12 @@ def _with_related(models: list[type[Document]]) -> list[type[Document]]:
     For modules whose relations point to classes defined elsewhere.
     """
     collections = {model.__mdocument_mapping__.collection for model in models}
-    everything = list(models)
-    for other in _loaded_documents():
+    everything, pending = list(models), list(Document.__subclasses__())
+    while pending:
+        other = pending.pop(0)
+        pending.extend(other.__subclasses__())
         collection = other.__mdocument_mapping__.collection
-        if collection not in collections:
+        if not other.__mdocument_mapping__.abstract and collection not in collections:
             collections.add(collection)
             everything.append(other)
     return everything
@@ -175,14 +171,15 @@ async def _register(database: Any, models: list[type[Document]]) -> Registry:
         return await init(database, models=_with_related(models), create_indexes=False)
 
 
-def _check_uri(uri: str) -> None:
+def check_uri(uri: str) -> None:
+    """Refuse (:class:`UsageError`) a ``--uri`` that is no MongoDB URI, password masked."""
     if not uri.startswith(_URI_SCHEMES):
-        raise _usage(
+        raise UsageError(
             f"bad --uri {mask_uri(uri)!r}: a MongoDB URI starts with mongodb:// or mongodb+srv://"
         )
 
 
-async def _connected(
+async def connected(
     *,
     uri: str,
     db_name: str | None,
@@ -192,9 +189,9 @@ async def _connected(
     work: Callable[[Registry], Awaitable[T]],
 ) -> T:
     """Run ``work`` on a registry of ``models`` on the server, mapping errors to exit codes."""
-    usage, failed, unreachable = _errors()
+    usage, failed, unreachable = UsageError, FailedError, UnreachableError
     try:
-        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        client = connect(
             uri,
             serverSelectionTimeoutMS=int(timeout * 1000),
             connectTimeoutMS=int(timeout * 1000),
@@ -235,23 +232,21 @@ async def _connected(
         await client.close()
 
 
-def _run(coroutine: Awaitable[T]) -> T:
-    async def main() -> T:
-        return await coroutine
-
+def run_command(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a command's coroutine; mdocument's errors become one-line errors and exit codes."""
     try:
-        return asyncio.run(main())
+        return asyncio.run(coroutine)
     except MigrationLocked as exc:
-        raise _Locked(str(exc)) from None
+        raise LockedError(str(exc)) from None
     except DocumentException as exc:
-        raise _failed(str(exc)) from None
+        raise FailedError(str(exc)) from None
 
 
-_URI_OPTION = click.option(
+URI_OPTION = click.option(
     "--uri", envvar="MONGODB_URI", required=True, help="Server connection string ($MONGODB_URI)."
 )
-_DB_OPTION = click.option("--db", "db_name", help="Database name (default: the one in the URI).")
-_TIMEOUT_OPTION = click.option(
+DB_OPTION = click.option("--db", "db_name", help="Database name (default: the one in the URI).")
+TIMEOUT_OPTION = click.option(
     "--timeout",
     type=click.FloatRange(min=0, min_open=True),
     default=5.0,
@@ -282,7 +277,7 @@ def render_graph(graph: Graph, fmt: str) -> str:
         )
         lines.append("}")
         return "\n".join(lines)
-    lines = []
+    lines = list[str]()
     for node in graph.nodes:
         lines.append(f"{node.__name__} ({node.__mdocument_mapping__.collection})")
         outgoing = graph.outgoing(node)
@@ -305,7 +300,7 @@ def _graph_of(models: list[type[Document]]) -> Graph:
 @click.command(
     "graph",
     epilog="\b\nExample:\n  mdocument graph myapp.models --format dot | dot -Tsvg > graph.svg\n\n"
-    + _EXIT_CODES_HELP,
+    + EXIT_CODES_HELP,
 )
 @click.argument("module")
 @click.option(
@@ -325,7 +320,7 @@ def graph_command(module: str, fmt: str) -> None:
     try:
         graph = _graph_of(models)
     except DocumentException as exc:
-        raise _failed(str(exc)) from None
+        raise FailedError(str(exc)) from None
     click.echo(render_graph(graph, fmt))
 
 
@@ -336,18 +331,18 @@ def graph_command(module: str, fmt: str) -> None:
     "indexes",
     epilog='\b\nExample:\n  mdocument indexes myapp.models --uri "$MONGODB_URI" --db app\n'
     '  mdocument indexes myapp.models --uri "$MONGODB_URI" --db app --apply --drop-extra\n\n'
-    + _EXIT_CODES_HELP,
+    + EXIT_CODES_HELP,
 )
 @click.argument("module")
-@_URI_OPTION
-@_DB_OPTION
+@URI_OPTION
+@DB_OPTION
 @click.option(
     "--apply",
     is_flag=True,
     help="Create missing indexes and rebuild differing ones (drop, then create).",
 )
 @click.option("--drop-extra", is_flag=True, help="With --apply: drop indexes not declared.")
-@_TIMEOUT_OPTION
+@TIMEOUT_OPTION
 @click.pass_context
 def indexes_command(
     ctx: click.Context,
@@ -364,9 +359,9 @@ def indexes_command(
     that no index serves. Changes nothing unless --apply is given; `init` itself never drops
     an index.
     """
-    _check_uri(uri)
+    check_uri(uri)
     if drop_extra and not apply:
-        raise _usage("--drop-extra drops indexes: it needs --apply")
+        raise UsageError("--drop-extra drops indexes: it needs --apply")
     models = load_models(module)
 
     async def work(registry: Registry) -> int:
@@ -390,8 +385,8 @@ def indexes_command(
             click.echo(f"warning: {reference}", err=True)
         return 0 if apply and not unindexed else EXIT_DRIFT if drift or unindexed else 0
 
-    code = _run(
-        _connected(
+    code = run_command(
+        connected(
             uri=uri,
             db_name=db_name,
             timeout=timeout,
@@ -411,11 +406,11 @@ def indexes_command(
     epilog="\b\nExample:\n"
     '  mdocument validators myapp.models --uri "$MONGODB_URI" --db app --show\n'
     '  mdocument validators myapp.models --uri "$MONGODB_URI" --db app --apply '
-    "--level moderate --action warn\n\n" + _EXIT_CODES_HELP,
+    "--level moderate --action warn\n\n" + EXIT_CODES_HELP,
 )
 @click.argument("module")
-@_URI_OPTION
-@_DB_OPTION
+@URI_OPTION
+@DB_OPTION
 @click.option("--apply", is_flag=True, help="Install the validators (collMod, or create).")
 @click.option(
     "--level",
@@ -432,7 +427,7 @@ def indexes_command(
     help="warn: writes that break the schema are only logged by the server.",
 )
 @click.option("--show", is_flag=True, help="Print each generated validator (Extended JSON).")
-@_TIMEOUT_OPTION
+@TIMEOUT_OPTION
 @click.pass_context
 def validators_command(
     ctx: click.Context,
@@ -451,7 +446,7 @@ def validators_command(
     server's validators. Installs them only with --apply; the server then refuses writes that
     break them (code 121).
     """
-    _check_uri(uri)
+    check_uri(uri)
     models = load_models(module)
 
     async def work(registry: Registry) -> int:
@@ -484,8 +479,8 @@ def validators_command(
             return 0
         return EXIT_DRIFT if drift else 0
 
-    code = _run(
-        _connected(
+    code = run_command(
+        connected(
             uri=uri,
             db_name=db_name,
             timeout=timeout,
@@ -497,130 +492,7 @@ def validators_command(
     ctx.exit(code)
 
 
-# -- migrate ------------------------------------------------------------------------------------
-
-
-@click.command(
-    "migrate",
-    epilog='\b\nExample:\n  mdocument migrate myapp.models status --uri "$MONGODB_URI" --db app\n'
-    '  mdocument migrate myapp.models up --uri "$MONGODB_URI" --db app --dir migrations\n'
-    "\b\nA migration is a file migrations/0001_name.py defining\n"
-    "  async def up(registry, session): ...\n"
-    "  async def down(registry, session): ...   (optional)\n\n" + _EXIT_CODES_HELP,
-)
-@click.argument("module")
-@click.argument(
-    "action", type=click.Choice(["status", "up", "down"]), default="status", required=False
-)
-@_URI_OPTION
-@_DB_OPTION
-@click.option(
-    "--dir",
-    "directory",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("migrations"),
-    show_default=True,
-    help="The directory of the migration files (NNNN_name.py).",
-)
-@click.option("--dry-run", is_flag=True, help="Print what would run; run nothing.")
-@click.option(
-    "--steps",
-    type=click.IntRange(min=1),
-    help="At most this many migrations (default: all pending for up, one for down).",
-)
-@click.option(
-    "--wait",
-    type=click.FloatRange(min=0),
-    default=60.0,
-    show_default=True,
-    help="Seconds to wait for another process's migrations lock.",
-)
-@click.option(
-    "--force-unlock",
-    is_flag=True,
-    help="Take over a stale lock (silent for --stale-minutes), left by a process that died.",
-)
-@click.option(
-    "--stale-minutes",
-    type=click.FloatRange(min=0, min_open=True),
-    default=30.0,
-    show_default=True,
-    help="A lock silent for longer is stale.",
-)
-@_TIMEOUT_OPTION
-@click.pass_context
-def migrate_command(
-    ctx: click.Context,
-    module: str,
-    action: str,
-    uri: str,
-    db_name: str | None,
-    directory: Path,
-    dry_run: bool,
-    steps: int | None,
-    wait: float,
-    force_unlock: bool,
-    stale_minutes: float,
-    timeout: float,
-) -> None:
-    """Show (status, the default), apply (up) or revert (down) the migrations of --dir.
-
-    Each migration runs once, in a transaction where the server has them, and is recorded in
-    the collection mdocument_migrations; a lock keeps two processes from running the same one.
-    """
-    _check_uri(uri)
-    models = load_models(module)
-    try:
-        migrations = load_migrations(directory)
-    except MigrationError as exc:
-        raise _usage(str(exc)) from None
-
-    async def work(registry: Registry) -> int:
-        if action == "status":
-            pending = False
-            for state in await migration_status(registry, migrations):
-                mark = "x" if state.applied else " "
-                if state.applied:
-                    when = state.applied_at.isoformat() if state.applied_at else "?"
-                    note = f"applied {when}"
-                    note += "" if state.file else " (file missing)"
-                    note += " (file changed since)" if state.changed else ""
-                else:
-                    pending, note = True, "pending"
-                text = f"  {state.description}" if state.description else ""
-                click.echo(f"[{mark}] {state.id}  {note}{text}")
-            return EXIT_DRIFT if pending else 0
-        direction: Literal["up", "down"] = "up" if action == "up" else "down"
-        run = await migrate(
-            registry,
-            migrations,
-            direction=direction,
-            steps=steps,
-            dry_run=dry_run,
-            wait=wait,
-            force_unlock=force_unlock,
-            stale_after=datetime.timedelta(minutes=stale_minutes),
-        )
-        verb = "applied" if direction == "up" else "reverted"
-        if dry_run:
-            for migration_id in run.planned:
-                click.echo(f"would be {verb}: {migration_id}")
-        else:
-            for migration_id in run.done:
-                click.echo(f"{verb} {migration_id}")
-        if not run.planned:
-            click.echo(f"nothing to {'apply' if direction == 'up' else 'revert'}")
-        return 0
-
-    code = _run(
-        _connected(
-            uri=uri, db_name=db_name, timeout=timeout, models=models, must_exist=False, work=work
-        )
-    )
-    ctx.exit(code)
-
-
 def register(group: click.Group) -> None:
-    """Add ``graph``, ``indexes``, ``validators`` and ``migrate`` to the ``mdocument`` group."""
-    for command in (graph_command, indexes_command, validators_command, migrate_command):
+    """Add ``graph``, ``indexes`` and ``validators`` to the ``mdocument`` group."""
+    for command in (graph_command, indexes_command, validators_command):
         group.add_command(command)

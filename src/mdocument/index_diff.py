@@ -16,15 +16,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
-from pymongo import IndexModel
-from pymongo.errors import OperationFailure
-
+from mdocument.driver import IndexModel, OperationFailure
 from mdocument.exceptions import DocumentException
 from mdocument.registry import index_models
 
 if TYPE_CHECKING:
-    from mdocument.model import DocumentBase as Document
     from mdocument.graph import Edge
+    from mdocument.model import DocumentBase as Document
     from mdocument.registry import Registry
 
 __all__ = [

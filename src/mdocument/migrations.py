@@ -1,36 +1,16 @@
 """Migrations of stored documents: Python files run once each, in order, under a lock.
 
-A migration is a file ``NNNN_name.py`` in a directory (``migrations/`` by default), where
-``NNNN`` is its number (its order) and the file's stem its id. It defines::
-
-    async def up(registry, session): ...      # required
-    async def down(registry, session): ...    # optional: what `migrate down` runs
-
-``registry`` is the :class:`~mdocument.registry.Registry` of the application's documents;
-``session`` is the session of the migration's transaction, or ``None`` on a server without
-transactions: pass it to every call (``Post.find(..., session=session)``,
-:func:`rewrite`). A migration may also take ``registry`` alone.
-
-:func:`migrate` runs the pending ones (``up``) or reverts the last applied ones (``down``):
-
-- each runs in a transaction where the server has them (:meth:`Registry.atomic`), together with
-  its record in :data:`MIGRATIONS_COLLECTION`: it is applied and recorded, or neither. Without
-  transactions, :func:`rewrite` writes in batches, and a migration that fails half-way leaves
-  the batches it wrote: write migrations that can run again (filter on what is left to do);
-- applied migrations are recorded (id, checksum of the file, when, how long): running again
-  changes nothing;
-- a lock document (``_id`` :data:`LOCK_ID` in :data:`LOCK_COLLECTION`, inserted before running
-  and deleted after) stops two processes that start together from running the same migration:
-  the second waits for it, then finds nothing left to do. A lock left behind by a process that
-  died is stale once its heartbeat is older than ``stale_after``; ``force_unlock=True`` (the
-  command's ``--force-unlock``) takes it over;
-- a failure raises :class:`MigrationFailed`: which migration, which document (with sensitive
-  values masked), and what was applied.
+A migration is a file ``NNNN_name.py`` (``NNNN`` its order, the stem its id) defining
+``async def up(registry, session)`` and optionally ``down``. :func:`migrate` runs the pending
+ones, each in a transaction where the server has them together with its record in
+:data:`MIGRATIONS_COLLECTION`, under the lock of :mod:`mdocument.migration_lock`; without
+transactions :func:`rewrite` writes in batches. A failure raises :class:`MigrationFailed`: which
+migration, which document (sensitive values masked), and what was applied. The format and the
+guarantees are described in docs/operations.md.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import datetime
 import hashlib
@@ -38,7 +18,6 @@ import importlib.util
 import inspect
 import os
 import re
-import socket
 import sys
 import time
 import uuid
@@ -47,17 +26,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from pymongo import UpdateOne
-from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, PyMongoError
-
+from mdocument.driver import (
+    BulkWriteError,
+    OperationFailure,
+    PyMongoError,
+    UpdateOne,
+)
 from mdocument.exceptions import DocumentException
-from mdocument.masking import mask_filter
+from mdocument.migration_lock import (
+    LOCK_COLLECTION,
+    LOCK_ID,
+    MigrationDocumentError,
+    MigrationError,
+    MigrationFailed,
+    MigrationLock,
+    MigrationLocked,
+    document_error,
+    now,
+)
 
 if TYPE_CHECKING:
     from types import ModuleType
 
-    from mdocument.model import DocumentBase as Document
     from mdocument.driver import Session
+    from mdocument.model import DocumentBase as Document
     from mdocument.registry import Registry
     from mdocument.store import StoreCollection
 
@@ -80,79 +72,18 @@ __all__ = [
 
 MIGRATIONS_COLLECTION = "mdocument_migrations"
 """Where applied migrations are recorded, one document per migration (``_id``: its id)."""
-LOCK_COLLECTION = "mdocument_migrations_lock"
-"""Where the lock document lives while migrations run."""
-LOCK_ID = "migrations"
-"""The ``_id`` of the lock document: one runner at a time per database."""
 
 Direction = Literal["up", "down"]
 MigrationFunction = Callable[..., Awaitable[Any]]
 
 _FILE_NAME = re.compile(r"^(?P<number>\d+)_(?P<name>[A-Za-z0-9_]+)\.py$")
 _NAMESPACE_EXISTS = 48
-_POLL_SECONDS = 0.2
-_SHOWN_LIMIT = 200
 
 # Documents written by rewrite() in the current migration: what a failure without a
 # transaction leaves behind.
 _written: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
     "mdocument_migration_written", default=None
 )
-
-
-class MigrationError(DocumentException):
-    """A migration could not be loaded or run (bad file, missing ``down``...)."""
-
-
-class MigrationLocked(MigrationError):
-    """Another runner holds the migrations lock (or left a stale one behind)."""
-
-
-class MigrationDocumentError(MigrationError):
-    """One document could not be migrated by :func:`rewrite`.
-
-    Attributes:
-        collection: the collection of the document.
-        document_id: its ``_id``.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        collection: str,
-        document_id: Any,
-        document: type[Any] | None = None,
-    ) -> None:
-        super().__init__(message, document=document)
-        self.collection = collection
-        self.document_id = document_id
-
-
-class MigrationFailed(MigrationError):
-    """A migration raised: nothing of it is recorded.
-
-    Attributes:
-        migration: the id of the migration that failed.
-        applied: the ids applied (or reverted) by this run before it, recorded.
-        rolled_back: whether its own writes were rolled back (it ran in a transaction).
-        written: documents :func:`rewrite` wrote before the failure, when not rolled back.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        migration: str,
-        applied: Sequence[str],
-        rolled_back: bool,
-        written: int,
-    ) -> None:
-        super().__init__(message)
-        self.migration = migration
-        self.applied = tuple(applied)
-        self.rolled_back = rolled_back
-        self.written = written
 
 
 @dataclass(frozen=True)
@@ -197,9 +128,6 @@ class MigrationRun:
     dry_run: bool = False
     waited: float = 0.0
     """Seconds spent waiting for another runner's lock."""
-
-
-# -- files ------------------------------------------------------------------------------------
 
 
 def _import(path: Path, number: int) -> ModuleType:
@@ -283,10 +211,6 @@ def load_migrations(directory: str | os.PathLike[str]) -> list[Migration]:
 # -- records and status -------------------------------------------------------------------------
 
 
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
-
-
 async def _records(registry: Registry) -> dict[str, dict[str, Any]]:
     records = registry.store.plain_collection(MIGRATIONS_COLLECTION)
     rows = await records.find({}).to_list(None)
@@ -322,72 +246,6 @@ async def migration_status(
             )
         )
     return states
-
-
-# -- the lock -------------------------------------------------------------------------------------
-
-
-def _owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-
-
-class _Lock:
-    """The lock document: inserted (unique ``_id``) to take it, deleted to release it."""
-
-    def __init__(self, registry: Registry, owner: str) -> None:
-        self.collection = registry.store.plain_collection(LOCK_COLLECTION)
-        self.owner = owner
-
-    async def acquire(
-        self, *, wait: float, stale_after: datetime.timedelta, force_unlock: bool
-    ) -> float:
-        """Take the lock; returns the seconds waited. Raises :class:`MigrationLocked`."""
-        started = time.monotonic()
-        while True:
-            now = _now()
-            try:
-                await self.collection.insert_one(
-                    {"_id": LOCK_ID, "owner": self.owner, "since": now, "heartbeat": now}
-                )
-                return time.monotonic() - started
-            except DuplicateKeyError:
-                pass
-            held = await self.collection.find_one({"_id": LOCK_ID})
-            if held is None:
-                continue  # released in between: try again at once
-            heartbeat: datetime.datetime = held["heartbeat"]
-            if heartbeat.tzinfo is None:
-                heartbeat = heartbeat.replace(tzinfo=datetime.timezone.utc)
-            age = now - heartbeat
-            who = f"{held.get('owner')} since {held.get('since')}"
-            if age > stale_after:
-                if not force_unlock:
-                    raise MigrationLocked(
-                        f"the migrations lock is held by {who} and has been silent for "
-                        f"{age.total_seconds() / 60:.0f} minutes: if that process is gone, run "
-                        "again with --force-unlock (force_unlock=True)"
-                    )
-                # Only the lock seen here: a runner that took it over meanwhile keeps it.
-                await self.collection.delete_one(
-                    {"_id": LOCK_ID, "owner": held.get("owner"), "heartbeat": held["heartbeat"]}
-                )
-                continue
-            waited = time.monotonic() - started
-            if waited >= wait:
-                raise MigrationLocked(
-                    f"the migrations lock is held by {who}; gave up after waiting {waited:.0f}s"
-                )
-            await asyncio.sleep(_POLL_SECONDS)
-
-    async def refresh(self) -> None:
-        """Tell other runners this one is alive (between migrations)."""
-        await self.collection.update_one(
-            {"_id": LOCK_ID, "owner": self.owner}, {"$set": {"heartbeat": _now()}}
-        )
-
-    async def release(self) -> None:
-        """Delete the lock, if it is still this runner's."""
-        await self.collection.delete_one({"_id": LOCK_ID, "owner": self.owner})
 
 
 # -- running ------------------------------------------------------------------------------------
@@ -463,7 +321,7 @@ async def _run_one(
             {
                 "_id": migration.id,
                 "checksum": migration.checksum,
-                "applied_at": _now(),
+                "applied_at": now(),
                 "seconds": round(time.monotonic() - started, 3),
                 "description": migration.description,
             },
@@ -524,7 +382,7 @@ async def migrate(
         ]
         return run
     await _ensure_collection(registry, MIGRATIONS_COLLECTION)
-    lock = _Lock(registry, _owner())
+    lock = MigrationLock(registry)
     run.waited = await lock.acquire(wait=wait, stale_after=stale_after, force_unlock=force_unlock)
     try:
         # Read once the lock is held: a runner that held it before has recorded its work.
@@ -562,45 +420,6 @@ def _plan(
 # -- the helper for migrations --------------------------------------------------------------------
 
 
-def _sensitive_values(raw: Any, masked: Any, found: list[str]) -> None:
-    """The texts of the values :func:`mask_filter` hid (to scrub them from messages)."""
-    if isinstance(raw, Mapping) and isinstance(masked, Mapping):
-        raw_items = cast("Mapping[str, Any]", raw)
-        masked_items = cast("Mapping[str, Any]", masked)
-        for key, value in raw_items.items():
-            _sensitive_values(value, masked_items.get(key), found)
-    elif isinstance(raw, list) and isinstance(masked, list):
-        for value, hidden in zip(cast("list[Any]", raw), cast("list[Any]", masked), strict=False):
-            _sensitive_values(value, hidden, found)
-    elif masked != raw and raw is not None:
-        found.append(str(raw))
-
-
-def _scrub(text: str, secrets: Sequence[str]) -> str:
-    for secret in sorted(secrets, key=len, reverse=True):
-        if len(secret) >= 3:  # shorter texts would mask unrelated characters
-            text = text.replace(secret, "***")
-    return text
-
-
-def _shown(value: Mapping[str, Any], model: type[Document] | None) -> tuple[str, list[str]]:
-    """``value`` (a stored document or an update) with sensitive values masked, cut short."""
-    if model is None:
-        shown: Any = {key: "..." for key in value}  # an unknown collection: keys only
-        secrets = [str(item) for item in value.values()]
-    else:
-        shown = {
-            key: mask_filter(cast("Mapping[str, Any]", item), model)
-            if key.startswith("$") and isinstance(item, Mapping)
-            else mask_filter({key: item}, model)[key]
-            for key, item in value.items()
-        }
-        secrets = []
-        _sensitive_values(dict(value), shown, secrets)
-    text = repr(shown)
-    return (text if len(text) <= _SHOWN_LIMIT else f"{text[: _SHOWN_LIMIT - 3]}..."), secrets
-
-
 async def rewrite(
     registry: Registry,
     target: type[Document] | str,
@@ -612,21 +431,11 @@ async def rewrite(
 ) -> int:
     """Update each stored document matching ``query`` with the update ``change`` returns.
 
-    For migrations: ``change`` gets the stored document (a dict, stored names) and returns an
-    update (``{"$set": {...}}``), or ``None`` to leave it. Documents are read in ``_id`` order
-    and written ``batch_size`` at a time (one ``bulk_write`` each), in the migration's
-    transaction when ``session`` is in one. Returns the number of documents updated.
-
-    A failure raises :class:`MigrationDocumentError` naming the collection, the document's
-    ``_id`` and the update (sensitive values masked, as in every message here).
-
-    Args:
-        registry: the migration's registry.
-        target: a registered document class, or a collection name.
-        change: stored document -> update, or ``None``.
-        session: the migration's session (``None`` without transactions).
-        query: a filter in stored names (default: every document).
-        batch_size: documents per write.
+    ``target`` is a registered class or a collection name; ``change`` gets a stored document
+    (a dict) and returns an update (``{"$set": ...}``) or ``None``. Documents are read in
+    ``_id`` order and written ``batch_size`` at a time (one ``bulk_write``), in the
+    migration's transaction when ``session`` is in one. Returns the documents updated; a
+    failure raises :class:`MigrationDocumentError` naming the document, values masked.
     """
     model: type[Document] | None = None
     collection: StoreCollection
@@ -639,7 +448,6 @@ async def rewrite(
     else:
         model = target
         collection = registry.repository(target).collection
-    what = f"{model.__name__} " if model is not None else ""
     written = _written.get()
     count = 0
     batch: list[tuple[dict[str, Any], Mapping[str, Any]]] = []
@@ -657,24 +465,14 @@ async def rewrite(
             raw, update = batch[index]
             if written is not None:
                 written.append(index)  # ordered: the ones before it were written
-            shown, secrets = _shown(update, model)
-            # A sensitive stored value may be written to another field: scrub those too.
-            secrets += _shown(raw, model)[1]
             reason = str(errors[0].get("errmsg", exc)) if errors else str(exc)
-            raise MigrationDocumentError(
-                f"{what}{raw['_id']!r} in collection {collection.name!r}: the server refused "
-                f"update {_scrub(shown, secrets)}: {_scrub(reason, secrets)}",
-                collection=collection.name,
-                document_id=raw["_id"],
-                document=model,
+            raise document_error(
+                model, collection.name, raw, "the server refused update", update, reason
             ) from None
         except PyMongoError as exc:
-            raise MigrationDocumentError(
-                f"writing {len(batch)} documents of collection {collection.name!r} from "
-                f"{what}{batch[0][0]['_id']!r} on failed: {type(exc).__name__}",
-                collection=collection.name,
-                document_id=batch[0][0]["_id"],
-                document=model,
+            problem = f"writing the batch of {len(batch)} documents from it failed"
+            raise document_error(
+                model, collection.name, batch[0][0], problem, None, type(exc).__name__
             ) from exc
         count += int(result.modified_count)
         if written is not None:
@@ -688,14 +486,9 @@ async def rewrite(
         try:
             update = change(raw)
         except Exception as exc:
-            _, secrets = _shown(raw, model)
-            reason = _scrub(f"{type(exc).__name__}: {exc}", secrets)
-            raise MigrationDocumentError(
-                f"{what}{raw['_id']!r} in collection {collection.name!r}: the migration's "
-                f"change failed: {reason}",
-                collection=collection.name,
-                document_id=raw["_id"],
-                document=model,
+            reason = f"{type(exc).__name__}: {exc}"
+            raise document_error(
+                model, collection.name, raw, "the migration's change failed", None, reason
             ) from None
         if update:
             batch.append((raw, update))

@@ -8,35 +8,36 @@ are all built on it; it does no I/O.
 
 from __future__ import annotations
 
-import datetime
 import re
-import types
-import uuid
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Mapping
 from typing import (
     TYPE_CHECKING,
-    Annotated,
     Any,
-    Literal,
-    Union,
-    cast,
-    get_args,
-    get_origin,
 )
 
-import annotated_types
 import bson
-from pydantic import BaseModel, StringConstraints, TypeAdapter, ValidationError
-from pydantic.fields import FieldInfo
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from mdocument.annotations import NAIVE_DATETIME, model_type, naive_datetime_at, shape_of
 from mdocument.codec import encode_value
 from mdocument.exceptions import UnknownModelField, WrongValueType
-from mdocument.fields import FieldSpec, field_spec
+from mdocument.fields import field_spec
 from mdocument.mapping import resolve_path
 from mdocument.masking import SENSITIVE_PLACEHOLDER, mask_at
 from mdocument.names import ARRAY_SEGMENT
-from mdocument.types import ObjectId
+from mdocument.value_types import (
+    ANY_TYPES,
+    NO_TYPE,
+    SCALARS,
+    declared_type,
+    exact_type,
+    is_operator_document,
+    item_of,
+    mapping_values,
+    shown,
+    type_name,
+    without_constraints,
+)
 
 if TYPE_CHECKING:
     from mdocument.mapping import DocumentMapping
@@ -53,11 +54,6 @@ __all__ = [
     "without_constraints",
 ]
 
-_LIST_ORIGINS: tuple[Any, ...] = (list, tuple, set, frozenset, Collection, Iterable)
-UNION_ORIGINS: tuple[Any, ...] = (Union, types.UnionType)
-ANY_TYPES: tuple[Any, ...] = (Any, object)
-_MAPPING_ORIGINS: tuple[Any, ...] = (dict, Mapping)
-_NO_TYPE = object()  # "no such type", where None would be ambiguous
 
 # Cache of the root paths, kept on each document class (dunder names are never fields, and the
 # cache lives and dies with the class). Their type adapters are built once, on first use.
@@ -65,72 +61,6 @@ _CACHE = "__mdocument_paths__"
 
 
 # -- field paths ---------------------------------------------------------------------------------
-
-
-def _declared_type(info: FieldInfo) -> Any:
-    """The annotation of a field with all its metadata: what written values must satisfy."""
-    if not info.metadata:
-        return info.annotation
-    annotated: Any = Annotated
-    return annotated[tuple([info.annotation, *info.metadata])]
-
-
-def _loose_metadata(item: Any) -> list[Any]:
-    """The metadata of an ``Annotated`` that query values keep (constraints left out)."""
-    if isinstance(item, FieldInfo):  # Annotated[str, Field(max_length=3)] inside a type
-        return [kept for inner in item.metadata for kept in _loose_metadata(inner)]
-    if isinstance(item, StringConstraints):
-        if not (item.strip_whitespace or item.to_upper or item.to_lower):
-            return []
-        transforms = StringConstraints(
-            strip_whitespace=item.strip_whitespace,
-            to_upper=item.to_upper,
-            to_lower=item.to_lower,
-        )
-        return [transforms]
-    if isinstance(item, (annotated_types.BaseMetadata, annotated_types.GroupedMetadata, FieldSpec)):
-        return []
-    return [item]
-
-
-def without_constraints(annotation: Any) -> Any:
-    """``annotation`` with its constraints removed, at any depth; itself when it has none.
-
-    What query values are validated against: the field's type, not its constraints (``gt=0``,
-    ``max_length=3``, ``strict=True``, ``pattern=``...), however they are declared
-    (``Field(max_length=3)``, ``Annotated[str, StringConstraints(...)]``, ``conint(gt=0)``, in
-    a list or an optional). A query may compare a field with any value of its type (``views >
-    -1``; ``name == "too long"`` matches nothing), and values from query strings arrive as
-    text. Type-defining metadata (``ObjectId``'s validator, custom validators) and string
-    transformations (``to_lower=True``: the stored values were transformed) are kept.
-    """
-    origin = get_origin(annotation)
-    if origin is Annotated:
-        inner, *metadata = get_args(annotation)
-        kept = [loose for item in metadata for loose in _loose_metadata(item)]
-        bare = without_constraints(inner)
-        if (
-            bare is inner
-            and len(kept) == len(metadata)
-            and all(a is b for a, b in zip(kept, metadata, strict=True))
-        ):
-            return annotation
-        if not kept:
-            return bare
-        annotated: Any = Annotated
-        return annotated[tuple([bare, *kept])]
-    args = get_args(annotation)
-    if origin is None or origin is Literal or not args:
-        return annotation
-    loose = tuple(arg if arg is Ellipsis else without_constraints(arg) for arg in args)
-    if all(a is b for a, b in zip(loose, args, strict=True)):
-        return annotation
-    if origin in UNION_ORIGINS:
-        return Union[loose]  # noqa: UP007 - built from a runtime tuple
-    try:
-        return origin[loose]
-    except TypeError:  # a generic that cannot be rebuilt from its origin: keep it whole
-        return annotation
 
 
 def naive_error(spec: PathSpec, value: Any, where: str) -> WrongValueType:
@@ -141,77 +71,6 @@ def naive_error(spec: PathSpec, value: Any, where: str) -> WrongValueType:
         document=spec.document,
         field=spec.name,
     )
-
-
-def is_operator_document(value: Any) -> bool:
-    """Whether a value is a dict with a key starting with ``$``.
-
-    MongoDB reads such a dict as operators wherever ``$eq`` does not wrap it (in ``$in``...).
-    """
-    return isinstance(value, Mapping) and any(
-        isinstance(key, str) and key.startswith("$") for key in cast("Mapping[Any, Any]", value)
-    )
-
-
-def _item_of(annotation: Any) -> Any:
-    """The element annotation of a list annotation, metadata kept; ``_NO_TYPE`` if not a list."""
-    origin = get_origin(annotation)
-    if origin is Annotated:
-        return _item_of(get_args(annotation)[0])
-    if origin in UNION_ORIGINS:
-        for arg in get_args(annotation):
-            item = _NO_TYPE if arg is type(None) else _item_of(arg)
-            if item is not _NO_TYPE:
-                return item
-        return _NO_TYPE
-    if annotation in _LIST_ORIGINS:
-        return Any
-    if origin in _LIST_ORIGINS:
-        args = [arg for arg in get_args(annotation) if arg is not Ellipsis]
-        return args[0] if args else Any
-    return _NO_TYPE
-
-
-# Types whose values pydantic validates into themselves, and the driver encodes as they are.
-_SCALARS: frozenset[Any] = frozenset(
-    {str, int, float, bool, bytes, bson.ObjectId, datetime.datetime, uuid.UUID, type(None)}
-)
-
-
-def _exact_type(annotation: Any) -> Any:
-    """The class whose instances need no validation for this annotation, or ``None``."""
-    if annotation in _SCALARS:
-        return annotation
-    if annotation == ObjectId:  # the validator only converts strings
-        return bson.ObjectId
-    return None
-
-
-def _mapping_values(annotation: Any) -> Any:
-    """The value annotation of a ``dict`` (or ``Any``) annotation; ``_NO_TYPE`` otherwise."""
-    if annotation in ANY_TYPES or annotation in _MAPPING_ORIGINS:
-        return Any
-    if get_origin(annotation) in _MAPPING_ORIGINS:
-        args = get_args(annotation)
-        return args[1] if len(args) == 2 else Any
-    return _NO_TYPE
-
-
-def type_name(annotation: Any) -> str:
-    """A short readable name of an annotation, for messages."""
-    while get_origin(annotation) is Annotated:
-        annotation = get_args(annotation)[0]
-    if isinstance(annotation, type) and not get_args(annotation):
-        return annotation.__name__
-    return repr(annotation).replace("typing.", "").replace("bson.objectid.", "")
-
-
-def shown(value: Any, sensitive: bool) -> str:
-    """A value as a message may show it: masked when sensitive, cut when long."""
-    if sensitive:
-        return SENSITIVE_PLACEHOLDER
-    text = repr(value)
-    return text if len(text) <= 80 else f"{text[:77]}..."
 
 
 class PathSpec:
@@ -301,14 +160,14 @@ class PathSpec:
         self.multi = multi or shape.many
         self.optional = shape.optional or self.free
         self.nested = model_type(annotation)
-        item = _item_of(annotation) if shape.many else annotation
-        self.item = annotation if item is _NO_TYPE else item
-        declared_item = _item_of(self.declared) if shape.many else self.declared
-        self.declared_item = self.declared if declared_item is _NO_TYPE else declared_item
+        item = item_of(annotation) if shape.many else annotation
+        self.item = annotation if item is NO_TYPE else item
+        declared_item = item_of(self.declared) if shape.many else self.declared
+        self.declared_item = self.declared if declared_item is NO_TYPE else declared_item
         self._adapters: dict[tuple[bool, bool], TypeAdapter[Any]] = {}
         self._children: dict[str, PathSpec] = {}
-        self._exact = _exact_type(annotation)
-        self._item_exact = _exact_type(self.item) if shape.many else self._exact
+        self._exact = exact_type(annotation)
+        self._item_exact = exact_type(self.item) if shape.many else self._exact
 
     def readable(self) -> PathSpec:
         """The path, for a filter, a sort or a projection: positional segments refused.
@@ -357,8 +216,8 @@ class PathSpec:
                 removable=item.optional, multi=True,
             )  # fmt: skip
         model = self.nested
-        values = _mapping_values(shape_of(self.declared_item).item)
-        if model is None and values is not _NO_TYPE:
+        values = mapping_values(shape_of(self.declared_item).item)
+        if model is None and values is not NO_TYPE:
             return PathSpec(
                 self.document, name, stored, values, sensitive=self.sensitive, removable=True,
                 multi=self.multi,
@@ -391,7 +250,7 @@ class PathSpec:
             self.document,
             name,
             f"{self.stored}.{stored_segment}",
-            _declared_type(info),
+            declared_type(info),
             sensitive=self.sensitive or field_spec(info).sensitive,
             removable=not info.is_required(),
             multi=self.multi,
@@ -493,7 +352,7 @@ def _new_root(document: type[BaseModel], name: str) -> PathSpec:
         document,
         field.name,
         field.stored,
-        _declared_type(field.info),
+        declared_type(field.info),
         sensitive=field.spec.sensitive,
         removable=not field.info.is_required(),
     )
@@ -514,7 +373,7 @@ def literal(value: Any) -> Any:
     ``{"title": {"$ne": None}}`` would be read as an operator and ``{"title": re.compile(...)}``
     as a pattern; ``{"title": {"$eq": ...}}`` matches them literally.
     """
-    if type(value) in _SCALARS:
+    if type(value) in SCALARS:
         return value
     if isinstance(value, (Mapping, re.Pattern, bson.Regex)):
         wrapped: dict[str, Any] = {"$eq": value}

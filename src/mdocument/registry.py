@@ -19,19 +19,19 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import bson
 from pydantic import BaseModel
-from mdocument.driver import IndexModel, OperationFailure
 
 from mdocument import binding
 from mdocument.cascade import sync_copies
-from mdocument.driver import Database, Driver, Session, driver_of
+from mdocument.driver import Database, Driver, IndexModel, OperationFailure, Session, driver_of
 from mdocument.exceptions import DocumentException, WrongModelFieldType
+from mdocument.filters import compile_filter
 from mdocument.graph import Edge, Graph
 from mdocument.mapping import DocumentMapping
 from mdocument.model import DocumentBase as Document
 from mdocument.model import is_document_base
-from mdocument.query import compile_filter
 from mdocument.repository import Repository
 from mdocument.store import Store
+from mdocument.validators import apply_validators
 
 if TYPE_CHECKING:
     from mdocument.mapping import FieldMapping
@@ -376,8 +376,6 @@ async def init(
     registry = Registry(database, _check_documents(models), driver)
     await registry.prepare(create_indexes=create_indexes)
     if validators:
-        from mdocument.validators import apply_validators  # a leaf module: no import cycle
-
         await apply_validators(registry)
     registry.bind(strict=strict)
     return registry

@@ -7,17 +7,12 @@ changes only, and turns driver errors into mdocument's. ``Document`` methods del
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from copy import deepcopy
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, get_args
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import bson
-from pydantic import BaseModel, TypeAdapter, ValidationError
-from mdocument.driver import BulkWriteError, DuplicateKeyError
 
 from mdocument import journal
-from mdocument.annotations import strip_annotated
 from mdocument.batching import find_by_ids, find_ids
 from mdocument.cascade import plan_delete, sync_copies
 from mdocument.changes import (
@@ -27,13 +22,14 @@ from mdocument.changes import (
     diff,
     remember,
     revision_of,
-    same,
     set_registry,
     set_revision,
-    unvalidated,
 )
 from mdocument.codec import decode, encode
-from mdocument.exceptions import DuplicateError, NotFoundError, RevisionConflict, WrongValueType
+from mdocument.driver import BulkWriteError, DuplicateKeyError
+from mdocument.duplicates import duplicate_error
+from mdocument.exceptions import DuplicateError, NotFoundError, RevisionConflict
+from mdocument.forms import baseline, checked_form, normalized, parse_id, shared_names
 from mdocument.integrity import (
     check_ids,
     check_references,
@@ -43,9 +39,8 @@ from mdocument.integrity import (
     refuse_copied_paths,
     update_references,
 )
-from mdocument.masking import SENSITIVE_PLACEHOLDER, mask_filter
+from mdocument.masking import mask_filter
 from mdocument.names import STORED_ID
-from mdocument.types import ObjectId
 
 if TYPE_CHECKING:
     from mdocument.binding import Scope as Registry
@@ -60,30 +55,8 @@ __all__ = ["Repository"]
 D = TypeVar("D", bound="Document")
 T = TypeVar("T")
 
-_OBJECT_ID: TypeAdapter[bson.ObjectId] = TypeAdapter(ObjectId)
 
 _HOOKS = ("before_save", "after_save", "before_delete", "after_delete")
-_INDEX_NAME = re.compile(r"index: (\S+) dup key")
-
-
-def _shares_input(annotation: Any, seen: set[type[BaseModel]] | None = None) -> bool:
-    """Whether validating a value of ``annotation`` may keep mutable objects of the input.
-
-    Pydantic copies the lists and dicts it validates item by item, but an ``Any`` (or bare
-    ``dict``/``list``) value is kept as the very object it was given.
-    """
-    annotation = strip_annotated(annotation)
-    if annotation is Any or annotation is object or annotation in (dict, list):
-        return True
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        seen = set() if seen is None else seen
-        if annotation in seen:
-            return False
-        seen.add(annotation)
-        return any(
-            _shares_input(info.annotation, seen) for info in annotation.__pydantic_fields__.values()
-        )
-    return any(_shares_input(arg, seen) for arg in get_args(annotation))
 
 
 class Repository(Generic[D]):
@@ -98,12 +71,7 @@ class Repository(Generic[D]):
         """Index name → stored key paths, of the indexes init declares for this class."""
         from mdocument.model import DocumentBase as Document
 
-        self.shared_names: tuple[str, ...] = tuple(
-            field.stored
-            for field in self.mapping.fields.values()
-            if _shares_input(field.info.annotation)
-        )
-        """Stored names of the fields whose validated values may be the loaded objects."""
+        self.shared_names = shared_names(self.mapping)
         meta: Any = document.__dict__.get("Meta")
         self.revisioned: bool = bool(getattr(meta, "revision", False))
         """``Meta.revision = True``: saves from stale instances raise ``RevisionConflict``."""
@@ -120,13 +88,7 @@ class Repository(Generic[D]):
         set_registry(document, self.registry)
         if self.revisioned:
             set_revision(document, raw.get(REVISION_FIELD, 0))
-        shared = self.shared_names
-        if shared:
-            # Validation keeps the dicts and lists of `Any` values as they are: the instance
-            # holds the raw dict's objects, and a change made through it would change the
-            # baseline too and never be saved. The baseline gets its own copies.
-            raw = {**raw, **{name: deepcopy(raw[name]) for name in shared if name in raw}}
-        remember(document, raw, raw=True)
+        remember(document, baseline(raw, self.shared_names), raw=True)
         return document
 
     def stored_form(self, document: D) -> dict[str, Any] | None:
@@ -136,49 +98,17 @@ class Repository(Generic[D]):
             return None
         stored: dict[str, Any] | None = private.get(STORED)
         if stored is not None and private.get(RAW):
-            stored = self._normalized(stored)
+            stored = normalized(self.mapping, stored)
             remember(document, stored, raw=False)
         return stored
 
-    def _normalized(self, raw: dict[str, Any]) -> dict[str, Any]:
-        # Done lazily: loading stays one validation, only a save after a load pays for this.
-        names = self.mapping.native_names
-        if names is not None and names <= raw.keys():
-            # Every field holds a BSON-native value: the raw value is the stored form already.
-            return {name: raw[name] for name in names}
-        return encode(decode(self.mapping, raw), self.mapping)
-
     def checked_form(self, document: D) -> dict[str, Any]:
-        """Validate ``document`` as a whole and return its stored form.
-
-        Assignments are validated as they happen, but nested values (``doc.tags.append(1)``)
-        are not: this is where invalid data is stopped before it reaches the server. Values
-        that validation coerces (``"5"`` into an ``int`` field) are adopted by the instance.
-        """
-        data = encode(document, self.mapping)
-        if self.mapping.assignment_only and not unvalidated(document):
-            return data  # validated when built and at every assignment: nothing else can change
-        checked = self.document.model_validate(data)
-        stored = encode(checked, self.mapping)
-        if not same(stored, data):  # `!=` would miss a coercion of True into 1
-            for name, field in self.mapping.fields.items():
-                if not same(data.get(field.stored), stored.get(field.stored)):
-                    vars(document)[name] = vars(checked)[name]
-        return stored
+        """Validate ``document`` as a whole and return its stored form (see :mod:`forms`)."""
+        return checked_form(self.mapping, document)
 
     def parse_id(self, value: Any) -> bson.ObjectId:
         """An ``ObjectId`` from an ``ObjectId`` or its hex string; a clear error otherwise."""
-        if isinstance(value, bson.ObjectId):
-            return value
-        try:
-            return _OBJECT_ID.validate_python(value)
-        except ValidationError:
-            raise WrongValueType(
-                f"{self.document.__name__} ids are ObjectIds or 24-character hex strings, "
-                f"not {value!r}",
-                document=self.document,
-                field="id",
-            ) from None
+        return parse_id(self.document, value)
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -538,8 +468,6 @@ class Repository(Generic[D]):
         if raw is None:
             raise self.not_found({STORED_ID: document.id})
         fresh = self.load(raw)
-        if self.revisioned:
-            set_revision(fresh, raw.get(REVISION_FIELD, 0))
         values = vars(document)
         values.clear()
         values.update(vars(fresh))
@@ -564,39 +492,4 @@ class Repository(Generic[D]):
 
     def duplicate_error(self, exc: DuplicateKeyError | BulkWriteError) -> DuplicateError | None:
         """The ``DuplicateError`` for a driver error, or ``None`` if it is not a duplicate."""
-        details: Mapping[str, Any] = exc.details or {}
-        if isinstance(exc, BulkWriteError):
-            duplicates = [e for e in details.get("writeErrors", ()) if e.get("code") == 11000]
-            if not duplicates:
-                return None
-            details = duplicates[0]
-        key_pattern: Mapping[str, Any] = details.get("keyPattern") or {}
-        key_value: Mapping[str, Any] = details.get("keyValue") or {}
-        paths = list(key_pattern)
-        if not paths:
-            # Servers before MongoDB 4.4 name only the index, in the message; its values are
-            # not read from there (the message is no place to parse sensitive values from).
-            index = _INDEX_NAME.search(str(details.get("errmsg", "")))
-            paths = list(self.index_keys.get(index.group(1), ())) if index else []
-        mapping = self.mapping
-        fields: list[str] = []
-        values: dict[str, Any] = {}
-        for stored_path in paths:
-            field = mapping.field_of_stored(stored_path.split(".", 1)[0])
-            name = field.name + stored_path[len(field.stored) :] if field else stored_path
-            fields.append(name)
-            sensitive = mapping.is_sensitive_path(stored_path)
-            values[name] = SENSITIVE_PLACEHOLDER if sensitive else key_value.get(stored_path)
-        label = "field" if len(fields) == 1 else "fields"
-        if key_value:
-            shown = ", ".join(f"{name}={values[name]!r}" for name in fields)
-            what = f"a document with {shown} exists already"
-        else:
-            what = "a document with the same values exists already"
-        return self.document.DuplicateError(
-            f"{self.document.__name__}: {what} "
-            f"(unique {label} {', '.join(repr(name) for name in fields) or 'unknown'})",
-            document=self.document,
-            fields=fields,
-            value=values[fields[0]] if len(fields) == 1 else values,
-        )
+        return duplicate_error(self.document, self.index_keys, exc)

@@ -32,11 +32,12 @@ import importlib.util
 import inspect
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from typing import TYPE_CHECKING, Any, cast
 
 import pytest
-from pymongo import AsyncMongoClient, monitoring
+
+from mdocument.driver import AsyncMongoClient, monitoring, motor_client
 
 __all__ = [
     "ASYNC_FIXTURES",
@@ -143,7 +144,7 @@ class FailPoint:
     @staticmethod
     async def available(client: Any) -> bool:
         """Whether the server accepts ``configureFailPoint``."""
-        from pymongo.errors import OperationFailure
+        from mdocument.driver import OperationFailure
 
         try:
             await client.admin.command({"configureFailPoint": "failCommand", "mode": "off"})
@@ -369,12 +370,9 @@ if _HAS_PYTEST_ASYNCIO:
             await client.close()
 
     async def _motor_database(uri: str, recorder: CommandRecorder) -> AsyncIterator[Any]:
-        motor_asyncio = pytest.importorskip(
-            "motor.motor_asyncio", reason='Motor is an optional extra: "mdocument[motor]"'
-        )
-        client = motor_asyncio.AsyncIOMotorClient(
-            uri, event_listeners=[recorder], serverSelectionTimeoutMS=10_000
-        )
+        if importlib.util.find_spec("motor") is None:
+            pytest.skip('Motor is an optional extra: "mdocument[motor]"')
+        client = motor_client(uri, event_listeners=[recorder], serverSelectionTimeoutMS=10_000)
         name = new_database_name()
         try:
             yield client[name]
@@ -448,7 +446,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
     """Run a test marked ``max_commands(limit)`` inside :func:`max_commands` (body only)."""
     marker = item.get_closest_marker("max_commands")
     if marker is None:

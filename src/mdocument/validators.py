@@ -35,15 +35,15 @@ from typing import TYPE_CHECKING, Any, Literal, Union, cast, get_args, get_origi
 import bson
 from pydantic import BaseModel, SecretBytes, SecretStr
 from pydantic_core import Url
-from pymongo.errors import OperationFailure
 
 from mdocument.annotations import strip_annotated
+from mdocument.driver import OperationFailure
 
 if TYPE_CHECKING:
     from pydantic.fields import FieldInfo
 
+    from mdocument.binding import Scope as Registry
     from mdocument.model import DocumentBase as Document
-    from mdocument.registry import Registry
 
 __all__ = [
     "ACTIONS",
@@ -119,7 +119,7 @@ def _stored_name(name: str, info: FieldInfo) -> str:
 
 
 def _type_names(schema: Mapping[str, Any]) -> list[str]:
-    value = schema["bsonType"]
+    value: str | list[str] = schema["bsonType"]
     return list(value) if isinstance(value, list) else [value]
 
 
@@ -127,6 +127,8 @@ def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
     """``schema`` also admitting ``null`` (an ``Optional`` field, stored as ``None``)."""
     if not schema:
         return schema  # anything goes already
+    if {"bsonType": "null"} in schema.get("anyOf", []):
+        return schema
     if set(schema) == {"bsonType"}:
         names = _type_names(schema)
         return {"bsonType": [*names, "null"] if "null" not in names else names}
@@ -215,13 +217,16 @@ def _model_schema(model: type[BaseModel], seen: frozenset[type[BaseModel]]) -> d
     required: list[str] = []
     for name, info in model.__pydantic_fields__.items():
         stored = _stored_name(name, info)
-        properties[stored] = _annotation_schema(info.annotation, seen)
+        schema = _annotation_schema(info.annotation, seen)
         if info.is_required():
             required.append(stored)
-    schema: dict[str, Any] = {"bsonType": "object", "properties": properties}
+        elif info.default is None:
+            schema = _nullable(schema)  # `x: str = None`: pydantic stores the default unchecked
+        properties[stored] = schema
+    result: dict[str, Any] = {"bsonType": "object", "properties": properties}
     if required:
-        schema["required"] = required
-    return schema
+        result["required"] = required
+    return result
 
 
 def json_schema(document: type[Document]) -> dict[str, Any]:

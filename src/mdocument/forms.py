@@ -1,0 +1,108 @@
+"""A document's stored form: encoded, validated before a write, and kept as the change baseline.
+
+The stored form is what :mod:`mdocument.codec` encodes. Before a write the whole document is
+validated again where something could have changed unseen (``doc.tags.append(1)``), and a
+loaded document's raw form is normalized to a stored form only when a save needs the baseline.
+"""
+
+from __future__ import annotations
+
+from copy import deepcopy
+from typing import TYPE_CHECKING, Any, get_args
+
+import bson
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from mdocument.annotations import strip_annotated
+from mdocument.changes import same, unvalidated
+from mdocument.codec import decode, encode
+from mdocument.exceptions import WrongValueType
+from mdocument.types import ObjectId
+
+if TYPE_CHECKING:
+    from mdocument.mapping import DocumentMapping
+
+__all__ = ["baseline", "checked_form", "normalized", "parse_id", "shared_names"]
+
+_OBJECT_ID: TypeAdapter[bson.ObjectId] = TypeAdapter(ObjectId)
+
+
+def shares_input(annotation: Any, seen: set[type[BaseModel]] | None = None) -> bool:
+    """Whether validating a value of ``annotation`` may keep mutable objects of the input.
+
+    Pydantic copies the lists and dicts it validates item by item, but an ``Any`` (or bare
+    ``dict``/``list``) value is kept as the very object it was given.
+    """
+    annotation = strip_annotated(annotation)
+    if annotation is Any or annotation is object or annotation in (dict, list):
+        return True
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        seen = set() if seen is None else seen
+        if annotation in seen:
+            return False
+        seen.add(annotation)
+        return any(
+            shares_input(info.annotation, seen) for info in annotation.__pydantic_fields__.values()
+        )
+    return any(shares_input(arg, seen) for arg in get_args(annotation))
+
+
+def shared_names(mapping: DocumentMapping) -> tuple[str, ...]:
+    """Stored names of the fields whose validated values may be the loaded objects."""
+    return tuple(
+        field.stored for field in mapping.fields.values() if shares_input(field.info.annotation)
+    )
+
+
+def baseline(raw: dict[str, Any], shared: tuple[str, ...]) -> dict[str, Any]:
+    """The change baseline of a loaded document: the raw dict, copied where the instance shares it.
+
+    Validation keeps the dicts and lists of ``Any`` values as they are: the instance holds the
+    raw dict's objects, and a change made through it would change the baseline too and never be
+    saved.
+    """
+    if not shared:
+        return raw
+    return {**raw, **{name: deepcopy(raw[name]) for name in shared if name in raw}}
+
+
+def normalized(mapping: DocumentMapping, raw: dict[str, Any]) -> dict[str, Any]:
+    """The stored form of a raw stored document (done lazily, by the first save after a load)."""
+    names = mapping.native_names
+    if names is not None and names <= raw.keys():
+        # Every field holds a BSON-native value: the raw value is the stored form already.
+        return {name: raw[name] for name in names}
+    return encode(decode(mapping, raw), mapping)
+
+
+def checked_form(mapping: DocumentMapping, document: BaseModel) -> dict[str, Any]:
+    """Validate ``document`` as a whole and return its stored form.
+
+    Assignments are validated as they happen, but nested values (``doc.tags.append(1)``) are
+    not: this is where invalid data is stopped before it reaches the server. Values that
+    validation coerces (``"5"`` into an ``int`` field) are adopted by the instance.
+    """
+    data = encode(document, mapping)
+    if mapping.assignment_only and not unvalidated(document):
+        return data  # validated when built and at every assignment: nothing else can change
+    checked = type(document).model_validate(data)
+    stored = encode(checked, mapping)
+    if not same(stored, data):  # `!=` would miss a coercion of True into 1
+        for name, field in mapping.fields.items():
+            if not same(data.get(field.stored), stored.get(field.stored)):
+                vars(document)[name] = vars(checked)[name]
+    return stored
+
+
+def parse_id(document: type[BaseModel], value: Any) -> bson.ObjectId:
+    """An ``ObjectId`` from an ``ObjectId`` or its hex string; a clear error otherwise."""
+    if isinstance(value, bson.ObjectId):
+        return value
+    try:
+        return _OBJECT_ID.validate_python(value)
+    except ValidationError:
+        raise WrongValueType(
+            f"{document.__name__} ids are ObjectIds or 24-character hex strings, not {value!r}",
+            document=document,
+            field="id",
+        ) from None
