@@ -29,7 +29,7 @@ LAYERS: dict[int, set[str]] = {
     4: {"driver", "store", "batching", "journal", "binding", "duplicates"},
     5: {
         "cascade", "integrity", "loading", "repository", "query", "registry",
-        "check", "check_fix", "validators",
+        "check", "check_report", "validators",
     },
     6: {"document", "tenants"},
     7: {

@@ -676,11 +676,13 @@ def test_cli_usage_and_unreachable_server(farm, tmp_path):
         assert "no database 'no_such_database_here'" in result.stderr
         del result  # its exception's frames hold the client, and that connection
         gc.collect()
-    result = run(
-        "--uri", "mongodb://user:pw@127.0.0.1:1/?directConnection=true", "--timeout", "0.3"
-    )
-    assert result.exit_code == 3, result.output
-    assert "pw" not in result.stderr
+        result = run(
+            "--uri", "mongodb://user:pw@127.0.0.1:1/?directConnection=true", "--timeout", "0.3"
+        )
+        assert result.exit_code == 3, result.output
+        assert "pw" not in result.stderr
+        del result
+        gc.collect()
 
 
 def test_cli_is_registered_and_exits_through_the_console_script(farm, tmp_path):

@@ -5,8 +5,6 @@ from __future__ import annotations
 import gc
 import tracemalloc
 
-import pytest
-
 from mdocument import Document, init
 
 SMALL = 5_000

@@ -19,14 +19,6 @@ from typing import IO, Any, NoReturn, cast
 
 import click
 from bson import json_util
-from pymongo import AsyncMongoClient
-from pymongo.errors import (
-    ConfigurationError,
-    ConnectionFailure,
-    InvalidURI,
-    OperationFailure,
-    PyMongoError,
-)
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -37,14 +29,23 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from mdocument.cli import (
+from mdocument.cli_common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_UNREACHABLE,
     EXIT_USAGE,
+    redact,
 )
 from mdocument.document import Document
+from mdocument.driver import (
+    ConfigurationError,
+    ConnectionFailure,
+    InvalidURI,
+    OperationFailure,
+    PyMongoError,
+    connect,
+)
 from mdocument.exceptions import DocumentException, RelationNotSet, UnknownModelField
 from mdocument.export import FORMATS, ExportFormat, export, format_of
 from mdocument.query import compile_filter
@@ -66,7 +67,6 @@ _EXIT_CODES_HELP = (
 _BAD_QUERY_CODES = frozenset({2, 9, 14})
 _AUTHENTICATION_FAILED = 18
 _URI_SCHEMES = ("mongodb://", "mongodb+srv://")
-_USERINFO = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/?#]*)@")
 _CONFIGURED_TIMEOUTS = re.compile(r"\s*\(configured timeouts:[^)]*\)")
 
 
@@ -89,14 +89,6 @@ class ServerUnreachable(CommandError):
 
 
 # -- helpers ----------------------------------------------------------------------------------
-
-
-def redact(text: str, uri: str) -> str:
-    """``text`` without the credentials of ``uri`` (a URI itself, or a driver's message)."""
-    match = _USERINFO.match(uri)
-    if match is None:
-        return text
-    return text.replace(match["userinfo"], "***")
 
 
 def load_document(target: str) -> type[Document]:
@@ -283,7 +275,7 @@ async def _export(
     console: Console | None,
 ) -> int:
     try:
-        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        client = connect(
             uri,
             serverSelectionTimeoutMS=int(timeout * 1000),
             connectTimeoutMS=int(timeout * 1000),

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -153,7 +153,7 @@ def active() -> Scope:
 
 
 @contextlib.contextmanager
-def use(scope: Scope) -> Iterator[None]:
+def use(scope: Scope) -> Generator[None]:
     """Make ``scope`` the registry of the current context (task) inside the block."""
     token = _chosen.set(scope)
     try:
@@ -164,7 +164,13 @@ def use(scope: Scope) -> Iterator[None]:
 
 def repository_of(document: type[DocumentBase], scope: Scope | None = None) -> Any:
     """The repository of a document class in ``scope`` (default: the active registry)."""
-    scope = scope if scope is not None else active()
+    if scope is None:
+        try:
+            scope = active()
+        except NotInitializedError as exc:
+            raise NotInitializedError(
+                f"{document.__name__} is not initialised: {exc}", document=document
+            ) from None
     try:
         return scope.repository(document)
     except KeyError:

@@ -73,7 +73,7 @@ class DeletePlan:
 
     levels: list[_Level]
     deleting: dict[type[Document], set[Any]]
-    order: dict[type[Document], int] = field(default_factory=dict)
+    order: dict[type[Document], int] = field(default_factory=lambda: {})
     """Each class's rank: classes that refer to another one come before it."""
 
     @property

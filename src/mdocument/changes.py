@@ -131,7 +131,7 @@ def _addressable(key: object) -> bool:
 # pair is compared by its BSON encoding: ``1 == 1.0 == True`` in Python but not in BSON, NaN is
 # unequal to itself in Python but stored identically, ``Decimal("1.0") == Decimal("1.00")`` but
 # they are different decimal128 values, and a datetime is stored to the millisecond.
-_EXACT: frozenset[type[Any]] = frozenset({str, int, bool, type(None), bson.ObjectId})
+_EXACT: frozenset[type[object]] = frozenset({str, int, bool, type(None), bson.ObjectId})
 
 # Uuids compare in the standard representation: a ``UUID`` and the binary it is stored as are the
 # same value. The fallback encoder turns the Python values a dump leaves (enums, ``Decimal``,
@@ -152,7 +152,7 @@ def same(before: Any, after: Any) -> bool:
     """Whether two values are stored as the same BSON value (type included), at every depth."""
     if before is after:
         return True
-    kind = type(before)
+    kind = cast("type[object]", type(before))
     if kind is type(after) and kind in _EXACT:
         return bool(before == after)
     try:
@@ -164,7 +164,7 @@ def same(before: Any, after: Any) -> bool:
 def _diff(before: Any, after: Any, path: str, changes: Changes) -> None:
     if before is after:
         return
-    kind = type(before)
+    kind = cast("type[object]", type(before))
     if kind is type(after) and kind in _EXACT:
         if before != after:
             changes.set[path] = after

@@ -38,20 +38,14 @@ __all__ = [
     "main",
 ]
 
-EXIT_OK = 0
-"""The command did what it was asked."""
-EXIT_FAILED = 1
-"""The export failed while running (server error, bad stored document, output not writable)."""
-EXIT_USAGE = 2
-"""A bad option, URI or query, an unknown document or field, or a database or collection that
-does not exist: fix the command line."""
-EXIT_UNREACHABLE = 3
-"""The server could not be reached within ``--timeout``: worth retrying later."""
-EXIT_INTERRUPTED = 130
-"""Interrupted by Ctrl-C."""
-
-NEEDS_CLI_EXTRA = 'mdocument: the command line needs the cli extra: pip install "mdocument[cli]"'
-"""What the command prints when click or rich is not installed (then it exits with 2)."""
+from mdocument.cli_common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_UNREACHABLE,
+    EXIT_USAGE,
+    NEEDS_CLI_EXTRA,
+)
 
 # The console script imports this module whatever is installed: the command's own
 # dependencies (click, rich) are imported only when they are there.

@@ -33,19 +33,21 @@ from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 import click
-from pymongo import AsyncMongoClient
-from pymongo.errors import (
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from mdocument._cli import CommandError, ServerUnreachable, UsageProblem
+from mdocument.check import Report, check
+from mdocument.cli_common import redact
+from mdocument.document import Document
+from mdocument.driver import (
     ConfigurationError,
     ConnectionFailure,
     InvalidURI,
     OperationFailure,
     PyMongoError,
+    connect,
 )
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
-
-from mdocument.check import Report, check
-from mdocument.document import Document
 from mdocument.exceptions import DocumentException, RelationNotSet
 from mdocument.registry import init
 
@@ -72,10 +74,6 @@ _UNAUTHORIZED = 13
 
 
 def _usage(message: str) -> click.ClickException:
-    # The command line's shared errors live in mdocument.cli, which imports this module to
-    # register the command: imported here, when a command runs, not at import time.
-    from mdocument.cli import UsageProblem
-
     return UsageProblem(message)
 
 
@@ -150,14 +148,13 @@ async def _check_exists(client: Any, database: Any, models: list[type[Document]]
     Checking a misspelled ``--db`` would find nothing and succeed, which a script cannot tell
     from consistent data. A user who may not list databases or collections is not refused.
     """
-    from mdocument.cli import UsageProblem
-
     try:
         databases: list[str] = await client.list_database_names()
-        if database.name not in databases:
-            close = difflib.get_close_matches(database.name, databases, n=1)
+        name = str(database.name)
+        if name not in databases:
+            close = difflib.get_close_matches(name, databases, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise UsageProblem(f"no database {database.name!r} on the server{hint}")
+            raise UsageProblem(f"no database {name!r} on the server{hint}")
         collections = set(await database.list_collection_names())
     except OperationFailure as exc:
         if exc.code != _UNAUTHORIZED:
@@ -201,10 +198,9 @@ async def _run(
     batch_size: int,
     console: Console | None,
 ) -> Report:
-    from mdocument.cli import CommandError, ServerUnreachable, UsageProblem, redact
 
     try:
-        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        client = connect(
             uri,
             serverSelectionTimeoutMS=int(timeout * 1000),
             connectTimeoutMS=int(timeout * 1000),
@@ -239,7 +235,6 @@ async def _run(
 
 
 def _unreachable(exc: PyMongoError, uri: str, timeout: float) -> str:
-    from mdocument.cli import redact
 
     # The driver's message lists every server's state and the timeouts: the first part says it.
     reason = str(exc).split(", Timeout:", 1)[0].split(" (configured timeouts:", 1)[0].strip()
@@ -293,8 +288,6 @@ def check_command(
     journal entries, and duplicated unique values without a unique index. With --fix, repairs
     what the declared rules say how to repair. Sensitive values are never printed.
     """
-    from mdocument.cli import CommandError, UsageProblem, redact
-
     if not uri.startswith(_URI_SCHEMES):
         raise UsageProblem(
             f"bad --uri {redact(uri, uri)!r}: a MongoDB URI starts with mongodb:// or "

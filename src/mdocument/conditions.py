@@ -15,10 +15,21 @@ from pydantic import BaseModel
 from mdocument.masking import SENSITIVE_PLACEHOLDER, mask_filter
 from mdocument.paths import PathSpec
 
-__all__ = ["Expression", "Raw", "SortKey"]
+__all__ = [
+    "And",
+    "Condition",
+    "Expression",
+    "Group",
+    "Not",
+    "Or",
+    "Raw",
+    "SortKey",
+    "as_condition",
+    "untyped",
+]
 
 
-def _untyped(value: object) -> object:
+def untyped(value: object) -> object:
     """``value`` as an ``object``: arguments that untyped callers may get wrong are checked."""
     return value
 
@@ -38,7 +49,8 @@ def _common_document(
     )
 
 
-def _condition(value: object, where: str) -> Expression:
+def as_condition(value: object, where: str) -> Expression:
+    """``value`` if it is a condition; a clear error for a bool or anything else."""
     if isinstance(value, Expression):
         return value
     if isinstance(value, bool):
@@ -70,13 +82,13 @@ class Expression:
         return self.to_filter()
 
     def __and__(self, other: Expression | bool) -> Expression:
-        return _And.of((self, _condition(other, "&")))
+        return And.of((self, as_condition(other, "&")))
 
     def __or__(self, other: Expression | bool) -> Expression:
-        return _Or.of((self, _condition(other, "|")))
+        return Or.of((self, as_condition(other, "|")))
 
     def __invert__(self) -> Expression:
-        return _Not(self)
+        return Not(self)
 
     def __bool__(self) -> NoReturn:
         raise TypeError(
@@ -89,7 +101,9 @@ class Expression:
         return f"<Expression {self.shown()!r}>"
 
 
-class _Condition(Expression):
+class Condition(Expression):
+    """One field's condition: ``{stored path: operand}``."""
+
     __slots__ = ("_key", "_operand", "_sensitive")
 
     def __init__(self, document: type[BaseModel], key: str, operand: Any, sensitive: bool) -> None:
@@ -99,9 +113,11 @@ class _Condition(Expression):
         self._sensitive = sensitive
 
     def to_filter(self) -> dict[str, Any]:
+        """The filter, as sent."""
         return {self._key: self._operand}
 
     def shown(self) -> dict[str, Any]:
+        """The filter with sensitive values masked."""
         if not self._sensitive:
             condition = {self._key: self._operand}
             # A whole nested model (or a list of them) may hold sensitive values: only those
@@ -144,7 +160,7 @@ def _merge(parts: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
     return merged
 
 
-class _Group(Expression):
+class Group(Expression):
     """Conditions joined by one logical operator; nested groups of the same kind are flattened."""
 
     __slots__ = ("_parts",)
@@ -155,6 +171,7 @@ class _Group(Expression):
 
     @classmethod
     def of(cls, parts: Iterable[Expression]) -> Expression:
+        """The group of ``parts``, nested groups of the same kind flattened."""
         flat: list[Expression] = []
         document: type[BaseModel] | None = None
         for part in parts:
@@ -166,13 +183,17 @@ class _Group(Expression):
         raise NotImplementedError
 
     def to_filter(self) -> dict[str, Any]:
+        """The filter, as sent."""
         return self._combine([part.to_filter() for part in self._parts])
 
     def shown(self) -> dict[str, Any]:
+        """The filter with sensitive values masked."""
         return self._combine([part.shown() for part in self._parts])
 
 
-class _And(_Group):
+class And(Group):
+    """All of its conditions (``&``)."""
+
     __slots__ = ()
 
     def _combine(self, parts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -180,7 +201,9 @@ class _And(_Group):
         return merged if merged is not None else {"$and": parts}
 
 
-class _Or(_Group):
+class Or(Group):
+    """Any of its conditions (``|``)."""
+
     __slots__ = ()
 
     def _combine(self, parts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -189,7 +212,9 @@ class _Or(_Group):
         return {"$or": parts}
 
 
-class _Not(Expression):
+class Not(Expression):
+    """The negation of a condition (``~``)."""
+
     __slots__ = ("_inner",)
 
     def __init__(self, inner: Expression) -> None:
@@ -201,9 +226,11 @@ class _Not(Expression):
 
     # $not applies to one field's operators only; $nor negates any filter.
     def to_filter(self) -> dict[str, Any]:
+        """The filter, as sent."""
         return {"$nor": [self._inner.to_filter()]}
 
     def shown(self) -> dict[str, Any]:
+        """The filter with sensitive values masked."""
         return {"$nor": [self._inner.shown()]}
 
 
@@ -213,7 +240,7 @@ class Raw(Expression):
     __slots__ = ("_filter",)
 
     def __init__(self, filter: Mapping[str, Any]) -> None:
-        given = _untyped(filter)
+        given = untyped(filter)
         if not isinstance(given, Mapping):
             raise TypeError(f"raw() takes a dict in MongoDB syntax, not {type(given).__name__}")
         self.document = None

@@ -17,7 +17,7 @@ from typing_extensions import Self
 from mdocument import binding
 from mdocument.changes import registry_of
 from mdocument.loading import children, fetch, prefetch
-from mdocument.model import _CLASS_METHODS, DocumentBase, DocumentMeta, _ClassMethod
+from mdocument.model import CLASS_METHODS, DocumentBase, DocumentMeta, HiddenClassMethod
 from mdocument.query import (
     ModelT,
     Pipeline,
@@ -303,9 +303,9 @@ class Document(DocumentBase):
 def _hide_class_methods_from_pydantic() -> None:
     # Document's class methods are hidden from pydantic's attribute probing (see
     # _asked_by_pydantic): a field named `count` is a plain required field, without warnings.
-    for name in _CLASS_METHODS:
+    for name in CLASS_METHODS:
         method: Any = Document.__dict__[name]
-        type.__setattr__(Document, name, _ClassMethod(method.__func__))
+        type.__setattr__(Document, name, HiddenClassMethod(method.__func__))
 
 
 _hide_class_methods_from_pydantic()

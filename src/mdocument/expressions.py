@@ -36,14 +36,14 @@ from typing import (
 import bson
 
 from mdocument.conditions import (
+    And,
+    Condition,
     Expression,
+    Or,
     Raw,
     SortKey,
-    _And,
-    _Condition,
-    _condition,
-    _Or,
-    _untyped,
+    as_condition,
+    untyped,
 )
 from mdocument.paths import PathSpec, literal, root_spec
 from mdocument.value_types import (
@@ -153,7 +153,7 @@ class FieldPath:
             operand = {"$not": {"$eq": cast("Any", encoded)}}
         else:
             operand = {operator: encoded}
-        return _Condition(spec.document, spec.stored, operand, spec.sensitive)
+        return Condition(spec.document, spec.stored, operand, spec.sensitive)
 
     def __eq__(self, value: object) -> Expression:  # type: ignore[override]
         return self._compare("$eq", value)
@@ -180,7 +180,7 @@ class FieldPath:
             hint = " (for text: regex(field, re.escape(text)))" if spec.item is str else ""
             raise TypeError(f"{spec.label} is not a list: contains() tests list elements{hint}")
         encoded = None if value is None else spec.check(value, item=True)
-        return _Condition(spec.document, spec.stored, literal(encoded), spec.sensitive)
+        return Condition(spec.document, spec.stored, literal(encoded), spec.sensitive)
 
     def in_(self, values: Iterable[object]) -> Expression:
         """The field's value (an element, for a list) is one of ``values``."""
@@ -192,7 +192,7 @@ class FieldPath:
 
     def _membership(self, operator: str, values: Iterable[object]) -> Expression:
         spec = self.__mdocument_path__.readable()
-        given = _untyped(values)  # a str is iterable too, and a common mistake here
+        given = untyped(values)  # a str is iterable too, and a common mistake here
         if isinstance(given, (str, bytes, Mapping)) or not isinstance(given, Iterable):
             raise TypeError(
                 f"{spec.label}: {operator[1:]}() takes a list of values, "
@@ -210,15 +210,15 @@ class FieldPath:
                     "instead",
                     item=True,
                 )
-        return _Condition(spec.document, spec.stored, {operator: encoded}, spec.sensitive)
+        return Condition(spec.document, spec.stored, {operator: encoded}, spec.sensitive)
 
     def exists(self, present: bool = True) -> Expression:
         """The field is present in the stored document (``present=False``: missing)."""
         spec = self.__mdocument_path__.readable()
-        given = _untyped(present)
+        given = untyped(present)
         if not isinstance(given, bool):
             raise TypeError(f"{spec.label}: exists() takes True or False, not {given!r}")
-        return _Condition(spec.document, spec.stored, {"$exists": present}, False)
+        return Condition(spec.document, spec.stored, {"$exists": present}, False)
 
     def regex(self, pattern: str | re.Pattern[str], options: str = "") -> Expression:
         """The text field matches a regular expression (``options``: ``i``, ``m``, ``s``, ``x``).
@@ -230,7 +230,7 @@ class FieldPath:
             flags = {re.IGNORECASE: "i", re.MULTILINE: "m", re.DOTALL: "s", re.VERBOSE: "x"}
             options += "".join(letter for flag, letter in flags.items() if pattern.flags & flag)
             pattern = pattern.pattern
-        given = _untyped(pattern)
+        given = untyped(pattern)
         if not isinstance(given, str):
             raise spec.wrong_value(given, "regex() takes a pattern as a str")
         if not set(options) <= _REGEX_OPTIONS:
@@ -238,7 +238,7 @@ class FieldPath:
         if not (spec.free or _is_text(spec.item)):
             raise TypeError(f"{spec.label} holds {type_name(spec.item)} values, not text")
         operand = {"$regex": pattern, "$options": options} if options else {"$regex": pattern}
-        return _Condition(spec.document, spec.stored, operand, spec.sensitive)
+        return Condition(spec.document, spec.stored, operand, spec.sensitive)
 
     # -- sort keys -----------------------------------------------------------------------------
 
@@ -298,17 +298,17 @@ def _is_text(annotation: Any) -> bool:
 
 def and_(*conditions: Expression | bool) -> Expression:
     """All of the conditions hold (``and_()``: every document)."""
-    return _And.of(_condition(condition, "and_()") for condition in conditions)
+    return And.of(as_condition(condition, "and_()") for condition in conditions)
 
 
 def or_(*conditions: Expression | bool) -> Expression:
     """At least one of the conditions holds (``or_()``: no document)."""
-    return _Or.of(_condition(condition, "or_()") for condition in conditions)
+    return Or.of(as_condition(condition, "or_()") for condition in conditions)
 
 
 def not_(condition: Expression | bool) -> Expression:
     """The condition does not hold (``~condition`` at runtime; ``~`` on a bool types as int)."""
-    return ~_condition(condition, "not_()")
+    return ~as_condition(condition, "not_()")
 
 
 def _as_field(field: object) -> FieldPath:

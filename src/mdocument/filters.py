@@ -22,7 +22,16 @@ from mdocument.paths import PathSpec, is_operator_document, naive_error, path_of
 if TYPE_CHECKING:
     from mdocument.mapping import DocumentMapping
 
-__all__ = ["Pipeline", "Query", "SortSpec", "compile_filter", "compile_sort", "with_tiebreak"]
+__all__ = [
+    "Pipeline",
+    "Query",
+    "SortSpec",
+    "check_document",
+    "compile_filter",
+    "compile_sort",
+    "stored_spec",
+    "with_tiebreak",
+]
 
 Query = Mapping[str, Any] | Expression | bool | None
 """A filter: a field expression, a dict in MongoDB syntax naming the document's fields, or
@@ -40,17 +49,18 @@ Pipeline = Sequence[Mapping[str, Any]]
 _LOGICAL = frozenset({"$and", "$or", "$nor"})
 
 
-def _check_document(mapping: DocumentMapping, document: type[BaseModel] | None) -> None:
+def check_document(mapping: DocumentMapping, document: type[BaseModel] | None) -> None:
+    """Refuse an expression on another document class than the one queried."""
     if document is not None and not issubclass(mapping.document, document):
         raise TypeError(
             f"a condition on {document.__name__} cannot query {mapping.document.__name__}"
         )
 
 
-def _stored_spec(mapping: DocumentMapping, field: object) -> PathSpec:
+def stored_spec(mapping: DocumentMapping, field: object) -> PathSpec:
     """The path a field argument names: a field expression, or a dotted name."""
     spec = path_of(mapping.document, field) if isinstance(field, str) else spec_of(field)
-    _check_document(mapping, spec.document)
+    check_document(mapping, spec.document)
     return spec
 
 
@@ -62,7 +72,7 @@ def compile_filter(mapping: DocumentMapping, query: Query) -> dict[str, Any]:
     if query is None:
         return {}
     if isinstance(query, Expression):
-        _check_document(mapping, query.document)
+        check_document(mapping, query.document)
         return query.to_filter()
     if isinstance(query, bool):
         raise TypeError(
@@ -135,10 +145,10 @@ def compile_sort(mapping: DocumentMapping, sort: SortSpec) -> list[tuple[str, in
 
 def _sort_key(mapping: DocumentMapping, key: object) -> tuple[str, int]:
     if isinstance(key, SortKey):
-        _check_document(mapping, key.field.document)
+        check_document(mapping, key.field.document)
         return key.field.stored, key.direction
     if isinstance(key, FieldPath):  # Post.title at runtime: ascending
-        return _stored_spec(mapping, key).readable().stored, 1
+        return stored_spec(mapping, key).readable().stored, 1
     if isinstance(key, str):
         name, direction = (key[1:], -1) if key.startswith("-") else (key, 1)
         return path_of(mapping.document, name).readable().stored, direction

@@ -43,13 +43,19 @@ if TYPE_CHECKING:
 else:
     _PydanticMeta = type(BaseModel)
 
-__all__ = ["DocumentBase", "DocumentMeta", "is_document_base"]
+__all__ = [
+    "CLASS_METHODS",
+    "DocumentBase",
+    "DocumentMeta",
+    "HiddenClassMethod",
+    "is_document_base",
+]
 
 
 # A field named like a class method (`count`) is fine: instances read the field, the class
 # keeps the method. One named like an instance method would hide it: `doc.save()` must stay
 # callable, and such fields are refused with a clear error when the class is defined.
-_CLASS_METHODS = frozenset(
+CLASS_METHODS = frozenset(
     {"create", "get", "one", "many", "find", "count", "insert_many", "prefetch", "aggregate"}
 )
 _INSTANCE_METHODS = frozenset(
@@ -81,7 +87,7 @@ def _asked_by_pydantic() -> bool:
     return module.startswith("pydantic.")
 
 
-class _ClassMethod(classmethod):  # type: ignore[type-arg]
+class HiddenClassMethod(classmethod):  # type: ignore[type-arg]
     """A class method of Document that pydantic's attribute probing does not see."""
 
     def __get__(self, instance: object, owner: type | None = None) -> Any:

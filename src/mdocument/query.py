@@ -20,9 +20,9 @@ from mdocument.filters import (
     Pipeline,
     Query,
     SortSpec,
-    _stored_spec,
     compile_filter,
     compile_sort,
+    stored_spec,
     with_tiebreak,
 )
 from mdocument.masking import mask_filter
@@ -210,7 +210,7 @@ class QuerySet(Generic[T]):
 
         For a list field, the distinct elements. Values come back as the field's type.
         """
-        spec = _stored_spec(self._document.__mdocument_mapping__, field)
+        spec = stored_spec(self._document.__mdocument_mapping__, field)
         collection = _repository(self._document).collection
         values = await collection.distinct(spec.stored, self._filter, session=self._session)
         return [None if value is None else spec.validate(value, item=True) for value in values]

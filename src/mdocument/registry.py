@@ -14,7 +14,7 @@ import datetime
 import decimal
 import enum
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import bson
@@ -211,7 +211,7 @@ class Registry:
         binding.make_default(None if strict else self)
 
     @contextlib.asynccontextmanager
-    async def guarding(self, keys: Iterable[tuple[str, Any]]) -> AsyncIterator[None]:
+    async def guarding(self, keys: Iterable[tuple[str, Any]]) -> AsyncGenerator[None]:
         """Hold this process's lock of each parent a write guards, until its transaction ends.
 
         Writes under one parent conflict on its guard (see

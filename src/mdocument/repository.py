@@ -336,8 +336,8 @@ class Repository(Generic[D]):
         connection dropped), only documents equal to this call's own are deleted.
         """
         if isinstance(error, BulkWriteError):
-            errors = error.details.get("writeErrors") or []
-            written = min((e["index"] for e in errors), default=len(stored))
+            errors: list[dict[str, Any]] = error.details.get("writeErrors") or []
+            written: int = min((int(e["index"]) for e in errors), default=len(stored))
             ids = [form[STORED_ID] for form in stored[:written]]
             if ids:
                 await self.collection.delete_many({STORED_ID: {"$in": ids}}, session=session)

@@ -24,7 +24,7 @@ from collections.abc import (
     AsyncIterator,
     Awaitable,
     Callable,
-    Iterator,
+    Generator,
     Mapping,
     MutableMapping,
     Sequence,
@@ -87,7 +87,7 @@ class Store:
         return self._database.codec_options
 
     @contextlib.contextmanager
-    def traced(self, operation: str, collection: str = "") -> Iterator[None]:
+    def traced(self, operation: str, collection: str = "") -> Generator[None]:
         """Mark the driver calls made inside as the store's, after telling the tracers."""
         for tracer in self.tracers:
             tracer(operation, collection)
@@ -334,7 +334,7 @@ def _transient(exc: BaseException) -> bool:
         return True
     # A write conflict reported per write inside a bulk write carries no label of its own.
     if isinstance(exc, BulkWriteError):
-        errors = exc.details.get("writeErrors") or []
+        errors: list[dict[str, Any]] = exc.details.get("writeErrors") or []
         return any(error.get("code") == _WRITE_CONFLICT for error in errors)
     return False
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from mdocument.registry import Registry, init
@@ -74,7 +74,7 @@ class Tenants:
         return registry
 
     @contextlib.asynccontextmanager
-    async def use(self, tenant: str) -> AsyncIterator[Registry]:
+    async def use(self, tenant: str) -> AsyncGenerator[Registry]:
         """Make the tenant's registry the one documents use in this task, inside the block."""
         registry = await self.registry(tenant)
         with registry.use():

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
+from mdocument import binding
 from mdocument.driver import AsyncMongoClient, monitoring, motor_client
 
 __all__ = [
@@ -316,6 +317,12 @@ def max_commands(limit: int) -> CommandBudget:
     return CommandBudget(limit)
 
 
+def _forget_registries() -> None:
+    # The test's registries end with its database: a later test that forgets its own init gets
+    # NotInitializedError, never a write into a dropped database of an earlier test.
+    binding.make_default(None)
+
+
 def new_database_name() -> str:
     """A database name no other test uses."""
     return f"mdocument_test_{uuid.uuid4().hex[:16]}"
@@ -366,6 +373,7 @@ if _HAS_PYTEST_ASYNCIO:
         try:
             yield client[name]
         finally:
+            _forget_registries()
             await client.drop_database(name)
             await client.close()
 
@@ -377,6 +385,7 @@ if _HAS_PYTEST_ASYNCIO:
         try:
             yield client[name]
         finally:
+            _forget_registries()
             await client.drop_database(name)
             client.close()
 
