@@ -594,3 +594,52 @@ async def test_revisions_need_no_field_in_the_class(database):
     assert "_revision" not in account.model_dump()
     assert "_revision" not in account.model_dump_json()
     assert (await database["account"].find_one({"_id": account.id}))["_revision"] == 1
+
+
+# -- every pair without transactions: what can break there, check --fix repairs ----------------
+
+
+async def _rename(user_id: Any) -> None:
+    fresh = await User.get(user_id)
+    fresh.name = "Ada Lovelace"
+    await fresh.save()
+
+
+@pytest.mark.standalone
+@pytest.mark.parametrize(
+    ("point", "pair"),
+    [
+        ("checked", "create child, delete parent"),
+        ("planned", "delete parent, create child"),
+        ("checked", "create child, rename parent"),
+        ("written", "rename parent, create child"),
+        ("checked", "change reference, delete new parent"),
+        ("checked", "bulk reference change, delete new parent"),
+    ],
+)
+async def test_without_transactions_every_pair_is_repaired_by_check(standalone, point, pair):
+    from mdocument import check
+
+    registry, database = standalone
+    ada, post = await a_user_and_post()
+    grace = await User.create(name="Grace")
+    writes: dict[str, Any] = {
+        "create child": lambda: Post.create(author_id=ada.id, author=UserCard.of(ada)),
+        "delete parent": ada.delete,
+        "rename parent": lambda: _rename(ada.id),
+        "delete new parent": grace.delete,
+    }
+    if pair.startswith("change reference"):
+        post.author_id, post.author = grace.id, UserCard.of(grace)
+        writes["change reference"] = post.save
+    writes["bulk reference change"] = lambda: Post.find(Post.id == post.id).update(
+        {"$set": {"author_id": grace.id, "author": UserCard.of(grace)}}
+    )
+    first, second = pair.split(", ")
+    outcomes = await interleave(registry, point, writes[first], writes[second])
+    documented = (DocumentDoesntExist, NotFoundError)
+    assert all(not isinstance(o, Exception) or isinstance(o, documented) for o in outcomes)
+    await check(fix=True)
+    assert await dangling(database) == []
+    assert await stale_copies(database) == []
+    assert (await check()).ok

@@ -24,6 +24,8 @@ __all__ = [
     "REVISION_FIELD",
     "Changes",
     "diff",
+    "inserted",
+    "loaded",
     "mark_unvalidated",
     "registry_of",
     "remember",
@@ -61,6 +63,37 @@ def remember(document: BaseModel, stored: dict[str, Any] | None, *, raw: bool) -
     state[STORED] = stored
     state[RAW] = raw
     state.pop(UNVALIDATED, None)  # loaded, or checked before it was written
+
+
+def loaded(
+    document: BaseModel, raw: dict[str, Any], registry: object, revision: int | None
+) -> None:
+    """Record the state of an instance just loaded: its raw baseline, registry and revision.
+
+    One assignment of the private state, not one call per key: loading thousands of documents
+    pays for this once each.
+    """
+    state: dict[str, Any] = {STORED: raw, RAW: True, REGISTRY: registry}
+    if revision is not None:
+        state[REVISION] = revision
+    private = document.__pydantic_private__
+    if private is None:
+        object.__setattr__(document, "__pydantic_private__", state)
+    else:
+        private.update(state)
+
+
+def inserted(
+    document: BaseModel, stored: dict[str, Any], registry: object, revision: int | None
+) -> None:
+    """Record the state of an instance just inserted (one update of its private state)."""
+    state = _state(document)
+    state[STORED] = stored
+    state[RAW] = False
+    state[REGISTRY] = registry
+    state.pop(UNVALIDATED, None)
+    if revision is not None:
+        state[REVISION] = revision
 
 
 def set_revision(document: BaseModel, revision: int) -> None:

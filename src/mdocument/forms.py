@@ -87,7 +87,10 @@ def checked_form(mapping: DocumentMapping, document: BaseModel) -> dict[str, Any
         return data  # validated when built and at every assignment: nothing else can change
     checked = type(document).model_validate(data)
     stored = encode(checked, mapping)
-    if not same(stored, data):  # `!=` would miss a coercion of True into 1
+    if stored != data:
+        # The instance adopts what validation coerced. A coercion that Python calls equal
+        # (True into 1) is left in the instance: the stored form written is the coerced one,
+        # and the next save validates again.
         for name, field in mapping.fields.items():
             if not same(data.get(field.stored), stored.get(field.stored)):
                 vars(document)[name] = vars(checked)[name]

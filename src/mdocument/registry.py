@@ -146,7 +146,8 @@ class Registry:
         """Test-only: awaited at named points of a write, so that a test can interleave two
         writers deterministically (``"checked"``: a child's references were checked and
         guarded, before its write; ``"written"``: a parent was written, before its copies are
-        rewritten or its cascade runs)."""
+        rewritten or its cascade runs; ``"planned"``: a delete's cascade was planned, before
+        its first write)."""
         self.repositories: dict[type[Document], Repository[Any]] = {
             document: Repository(
                 self,

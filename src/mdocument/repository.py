@@ -20,6 +20,8 @@ from mdocument.changes import (
     REVISION_FIELD,
     STORED,
     diff,
+    inserted,
+    loaded,
     remember,
     revision_of,
     set_registry,
@@ -85,10 +87,8 @@ class Repository(Generic[D]):
     def load(self, raw: dict[str, Any]) -> D:
         """An instance from a stored document (the raw dict is kept as the change baseline)."""
         document: D = decode(self.mapping, raw)
-        set_registry(document, self.registry)
-        if self.revisioned:
-            set_revision(document, raw.get(REVISION_FIELD, 0))
-        remember(document, baseline(raw, self.shared_names), raw=True)
+        revision = raw.get(REVISION_FIELD, 0) if self.revisioned else None
+        loaded(document, baseline(raw, self.shared_names), self.registry, revision)
         return document
 
     def stored_form(self, document: D) -> dict[str, Any] | None:
@@ -180,7 +180,8 @@ class Repository(Generic[D]):
     async def _update(
         self, document: D, baseline: dict[str, Any], stored: dict[str, Any], session: Session | None
     ) -> None:
-        touched = diff(baseline, stored).top_level()
+        first = diff(baseline, stored)
+        touched = first.top_level()
         edges = [edge for edge in self.outgoing if edge.field.stored in touched]
         syncing = self.syncs(touched)
         revision = self.revision_field
@@ -190,7 +191,8 @@ class Repository(Generic[D]):
             if edges:
                 await check_references(self.registry, edges, [(document, stored)], in_session)
                 await self.registry.pause("checked", document)
-            changes = diff(baseline, stored)  # refreshed copies may differ from the input
+            # Refreshed copies may differ from the input: diffed again only after a check.
+            changes = diff(baseline, stored) if edges else first
             if not changes:
                 return
             spec = changes.update_spec()
@@ -212,7 +214,7 @@ class Repository(Generic[D]):
                 await self.registry.atomic(work, session)
         else:
             await work(session)
-        if revision and expected is not None and diff(baseline, stored):
+        if revision and expected is not None and (diff(baseline, stored) if edges else first):
             set_revision(document, expected + 1)
 
     def _parent_keys(
@@ -314,11 +316,9 @@ class Repository(Generic[D]):
                 raise
 
         await self._write(lambda: self.registry.atomic(insert, session))
+        registry, first = self.registry, 1 if revision else None
         for document, form in pairs:
-            remember(document, form, raw=False)
-            set_registry(document, self.registry)
-            if revision:
-                set_revision(document, 1)
+            inserted(document, form, registry, first)
         if "after_save" in self.hooks:
             for document in batch:
                 await document.after_save()
@@ -388,6 +388,7 @@ class Repository(Generic[D]):
                 await guard_parents(self.registry, self.document, set(roots), in_session)
                 await self.registry.pause("written", self.document)
             plan = await plan_delete(self.registry, {self.document: roots}, in_session)
+            await self.registry.pause("planned", self.document)
             entry = None
             if not atomic and len(plan.writes) > 1:
                 entry = await journal.start(
