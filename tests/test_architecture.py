@@ -29,7 +29,7 @@ LAYERS: dict[int, set[str]] = {
     4: {"driver", "store", "batching", "journal", "binding", "duplicates"},
     5: {
         "cascade", "integrity", "loading", "repository", "query", "registry",
-        "check", "check_report", "validators",
+        "check", "check_report", "validators", "plans",
     },
     6: {"document", "tenants"},
     7: {

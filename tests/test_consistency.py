@@ -588,6 +588,19 @@ async def test_unique_violation_and_revision_conflict_are_never_confused(databas
         await other.save()
 
 
+async def test_documents_stored_before_revisions_were_turned_on_can_be_saved(database):
+    await init(database, models=MODELS)
+    await database["account"].insert_one({"email": "old@example.com", "balance": 1})
+    old = await Account.one(Account.email == "old@example.com")
+    stale = await Account.get(old.id)
+    old.balance = 2
+    await old.save()
+    assert (await database["account"].find_one({"_id": old.id}))["_revision"] == 1
+    stale.balance = 3
+    with pytest.raises(RevisionConflict):
+        await stale.save()
+
+
 async def test_revisions_need_no_field_in_the_class(database):
     await init(database, models=MODELS)
     account = await Account.create(email="a@example.com")

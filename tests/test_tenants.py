@@ -209,3 +209,22 @@ async def test_the_fastapi_tenant_dependency_routes_each_request(mongodb_databas
     finally:
         for tenant in "ab":
             await client.drop_database(f"{prefix}_{tenant}")
+
+
+async def test_instances_copy_and_pickle_without_their_registry(two):
+    import copy
+    import pickle
+
+    client, names, registries = two
+    with registries["a"].use():
+        shop = await Shop.create(name="kept", tenant="a")
+        loaded = await Shop.get(shop.id)
+    for instance in (shop, loaded):
+        twin = copy.deepcopy(instance)
+        assert twin == instance
+        thawed = pickle.loads(pickle.dumps(instance))  # a client never goes into a pickle
+        assert thawed == instance
+    twin = copy.deepcopy(loaded)
+    twin.name = "copied"
+    await twin.save()  # a copy keeps the instance's registry: a's database
+    assert (await client[names["a"]]["shop"].find_one({"_id": shop.id}))["name"] == "copied"

@@ -61,6 +61,7 @@ from mdocument.pagination import (
     PageTokensNotConfigured,
     configure_page_tokens,
 )
+from mdocument.plans import DeletePreview
 from mdocument.query import QuerySet
 from mdocument.references import OptionalRef, Ref, RefList
 from mdocument.registry import Registry, init
@@ -73,6 +74,7 @@ __all__ = [
     "REVEAL",
     "SENSITIVE_PLACEHOLDER",
     "CopiedFieldWrite",
+    "DeletePreview",
     "DeleteRestricted",
     "Document",
     "DocumentDoesntExist",

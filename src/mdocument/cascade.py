@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from mdocument.model import DocumentBase as Document
     from mdocument.store import StoreCollection as Collection
 
-__all__ = ["DeletePlan", "children_first", "plan_delete", "sync_copies"]
+__all__ = ["DeletePlan", "Refusal", "children_first", "plan_delete", "sync_copies"]
 
 
 @dataclass
@@ -52,6 +52,8 @@ class _Write:
     filter: dict[str, Any]
     update: dict[str, Any] | None = None  # None: a delete
     label: str = ""
+    edge: Edge | None = None
+    """The edge whose rule this write applies; ``None`` for the deleted documents themselves."""
 
     async def run(self, session: Session | None) -> int:
         if self.update is None:
@@ -75,6 +77,8 @@ class DeletePlan:
     deleting: dict[type[Document], set[Any]]
     order: dict[type[Document], int] = field(default_factory=lambda: {})
     """Each class's rank: classes that refer to another one come before it."""
+    refusals: list[Refusal] = field(default_factory=lambda: [])
+    """The ``RESTRICT`` edges that refuse the delete (planned with ``refuse=False`` only)."""
 
     @property
     def writes(self) -> list[_Write]:
@@ -129,9 +133,22 @@ def _all_referred_deleted(edge: Edge, ids: Sequence[Any], deleting: set[Any]) ->
     }
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """A ``RESTRICT`` edge whose children refuse a delete: how many, and a few of their ids."""
+
+    edge: Edge
+    ids: list[Any]
+    """The ids of the parents the delete would remove."""
+    count: int
+    sample: list[Any]
+
+
 class _Planner:
-    def __init__(self, registry: Registry, session: Session | None) -> None:
+    def __init__(self, registry: Registry, session: Session | None, refuse: bool = True) -> None:
         self.registry = registry
+        self.refuse = refuse
+        self.refusals: list[Refusal] = []
         self.graph = registry.graph
         self.session = session
         self.deleting: dict[type[Document], set[Any]] = defaultdict(set)
@@ -162,19 +179,25 @@ class _Planner:
         for part in chunks(ids):
             if rule is OnDelete.SET_NULL:
                 update = {"$set": {edge.field.stored: None}}
-                level.updates.append(_Write(child, collection, {edge.id_path: _in(part)}, update))
+                level.updates.append(
+                    _Write(child, collection, {edge.id_path: _in(part)}, update, edge=edge)
+                )
             elif rule is OnDelete.PULL:
                 level.updates.append(
-                    _Write(child, collection, {edge.id_path: _in(part)}, _pull(edge, part))
+                    _Write(
+                        child, collection, {edge.id_path: _in(part)}, _pull(edge, part), edge=edge
+                    )
                 )
             elif edge.many:  # CASCADE on a list: delete the emptied children, pull elsewhere
                 doomed = _all_referred_deleted(edge, part, self.deleting[edge.parent])
-                await self.cascade(child, doomed, level, frontier)
+                await self.cascade(child, doomed, level, frontier, edge)
                 level.updates.append(
-                    _Write(child, collection, {edge.id_path: _in(part)}, _pull(edge, part))
+                    _Write(
+                        child, collection, {edge.id_path: _in(part)}, _pull(edge, part), edge=edge
+                    )
                 )
             else:
-                await self.cascade(child, {edge.id_path: _in(part)}, level, frontier)
+                await self.cascade(child, {edge.id_path: _in(part)}, level, frontier, edge)
 
     async def cascade(
         self,
@@ -182,10 +205,11 @@ class _Planner:
         filter: dict[str, Any],
         level: _Level,
         frontier: dict[type[Document], set[Any]],
+        edge: Edge,
     ) -> None:
         collection = self.collection(child)
         if not self.needs_ids(child):
-            level.deletes.append(_Write(child, collection, filter))
+            level.deletes.append(_Write(child, collection, filter, edge=edge))
             return
         found = [
             item
@@ -197,7 +221,7 @@ class _Planner:
         self.deleting[child].update(found)
         frontier[child].update(found)
         for part in chunks(found):
-            level.deletes.append(_Write(child, collection, {STORED_ID: _in(part)}))
+            level.deletes.append(_Write(child, collection, {STORED_ID: _in(part)}, edge=edge))
 
     async def plan(self, roots: Mapping[type[Document], Sequence[Any]]) -> DeletePlan:
         root_level = _Level()
@@ -219,7 +243,8 @@ class _Planner:
             levels.append(level)
             frontier = dict(next_frontier)
         await self.check_restrictions()
-        return DeletePlan(levels, dict(self.deleting), children_first(self.registry))
+        order = children_first(self.registry)
+        return DeletePlan(levels, dict(self.deleting), order, self.refusals)
 
     async def check_restrictions(self) -> None:
         for edge, ids in self.restricted:
@@ -233,6 +258,9 @@ class _Planner:
                 continue
             cursor = collection.find(blocking, {STORED_ID: 1}, limit=5, session=self.session)
             sample = [raw[STORED_ID] for raw in await cursor.to_list(None)]
+            if not self.refuse:
+                self.refusals.append(Refusal(edge, ids, count, sample))
+                continue
             shown = ", ".join(str(item) for item in sample)
             more = f" and {count - len(sample)} more" if count > len(sample) else ""
             raise DeleteRestricted(
@@ -273,9 +301,15 @@ async def plan_delete(
     registry: Registry,
     roots: Mapping[type[Document], Sequence[Any]],
     session: Session | None,
+    *,
+    refuse: bool = True,
 ) -> DeletePlan:
-    """Plan the delete of ``roots`` (class → ids) and of everything their rules reach."""
-    return await _Planner(registry, session).plan(roots)
+    """Plan the delete of ``roots`` (class → ids) and of everything their rules reach.
+
+    A ``RESTRICT`` edge with children raises ``DeleteRestricted``; with ``refuse=False`` it is
+    recorded in the plan's ``refusals`` instead (a plan to show, not to execute).
+    """
+    return await _Planner(registry, session, refuse).plan(roots)
 
 
 def _card_update(edge: Edge, parent: Document) -> UpdateMany:

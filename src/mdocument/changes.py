@@ -65,6 +65,28 @@ def remember(document: BaseModel, stored: dict[str, Any] | None, *, raw: bool) -
     state.pop(UNVALIDATED, None)  # loaded, or checked before it was written
 
 
+class _RegistryRef:
+    """The registry an instance belongs to, as kept in its private state.
+
+    Copies of the instance share it (a registry holds a client: it is never copied), and a
+    pickled instance forgets it: unpickled elsewhere, it uses the registry active there.
+    """
+
+    __slots__ = ("registry",)
+
+    def __init__(self, registry: object) -> None:
+        self.registry = registry
+
+    def __copy__(self) -> _RegistryRef:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _RegistryRef:
+        return self
+
+    def __reduce__(self) -> tuple[type[None], tuple[()]]:
+        return type(None), ()
+
+
 def loaded(
     document: BaseModel, raw: dict[str, Any], registry: object, revision: int | None
 ) -> None:
@@ -73,7 +95,7 @@ def loaded(
     One assignment of the private state, not one call per key: loading thousands of documents
     pays for this once each.
     """
-    state: dict[str, Any] = {STORED: raw, RAW: True, REGISTRY: registry}
+    state: dict[str, Any] = {STORED: raw, RAW: True, REGISTRY: _RegistryRef(registry)}
     if revision is not None:
         state[REVISION] = revision
     private = document.__pydantic_private__
@@ -90,7 +112,7 @@ def inserted(
     state = _state(document)
     state[STORED] = stored
     state[RAW] = False
-    state[REGISTRY] = registry
+    state[REGISTRY] = _RegistryRef(registry)
     state.pop(UNVALIDATED, None)
     if revision is not None:
         state[REVISION] = revision
@@ -103,13 +125,14 @@ def set_revision(document: BaseModel, revision: int) -> None:
 
 def set_registry(document: BaseModel, registry: object) -> None:
     """Record the registry (the database) the instance was loaded from or created in."""
-    _state(document)[REGISTRY] = registry
+    _state(document)[REGISTRY] = _RegistryRef(registry)
 
 
 def registry_of(document: BaseModel) -> Any:
     """The registry the instance was loaded from or created in (``None``: neither yet)."""
     private = document.__pydantic_private__
-    return private.get(REGISTRY) if private else None
+    ref = private.get(REGISTRY) if private else None
+    return ref.registry if isinstance(ref, _RegistryRef) else None
 
 
 def revision_of(document: BaseModel) -> int | None:

@@ -18,6 +18,7 @@ from mdocument import binding
 from mdocument.changes import registry_of
 from mdocument.loading import children, fetch, prefetch
 from mdocument.model import CLASS_METHODS, DocumentBase, DocumentMeta, HiddenClassMethod
+from mdocument.plans import DeletePreview, preview_delete
 from mdocument.query import (
     ModelT,
     Pipeline,
@@ -222,11 +223,33 @@ class Document(DocumentBase):
             await repository.save(self, session)
         return self
 
-    async def delete(self, *, session: Session | None = None) -> None:
-        """Delete the document; raises ``Doc.NotFoundError`` if it is not stored."""
+    @overload
+    async def delete(
+        self, *, session: Session | None = None, dry_run: Literal[False] = False
+    ) -> None: ...
+
+    @overload
+    async def delete(
+        self, *, session: Session | None = None, dry_run: Literal[True]
+    ) -> DeletePreview: ...
+
+    async def delete(
+        self, *, session: Session | None = None, dry_run: bool = False
+    ) -> DeletePreview | None:
+        """Delete the document; raises ``Doc.NotFoundError`` if it is not stored.
+
+        With ``dry_run=True`` nothing is written: the result is a
+        :class:`~mdocument.plans.DeletePreview` of what the delete and its cascades would do
+        (a ``RESTRICT`` that would refuse it is reported there, not raised).
+        """
         repository = self._own_repository()
         with binding.use(repository.registry):
+            if dry_run:
+                return await preview_delete(
+                    repository.registry, repository.document, [self.id], session
+                )
             await repository.delete(self, session)
+        return None
 
     async def reload(self, *, session: Session | None = None) -> Self:
         """Replace the values of this instance with the stored ones."""

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, cast, overload
 
 from pydantic import BaseModel, ValidationError
 
 from mdocument import binding
+from mdocument.batching import find_ids
 from mdocument.exceptions import InvalidPageToken, WrongValueType
 from mdocument.expressions import Expression, SortKey
 from mdocument.filters import (
@@ -34,6 +35,7 @@ from mdocument.pagination import (
     keyset_filter,
 )
 from mdocument.paths import PathSpec, path_of
+from mdocument.plans import DeletePreview, preview_delete
 from mdocument.projection import Projection, projection_of
 from mdocument.updates import Update, compile_update
 
@@ -237,10 +239,24 @@ class QuerySet(Generic[T]):
         repository = _repository(self._document)
         return await repository.update_many(self._filter, compiled, self._session)
 
-    async def delete(self) -> int:
-        """Delete every matching document (running its relations' cascades); the number deleted."""
+    @overload
+    async def delete(self, *, dry_run: Literal[False] = False) -> int: ...
+
+    @overload
+    async def delete(self, *, dry_run: Literal[True]) -> DeletePreview: ...
+
+    async def delete(self, *, dry_run: bool = False) -> int | DeletePreview:
+        """Delete every matching document (running its relations' cascades); the number deleted.
+
+        With ``dry_run=True`` nothing is written: the result is a
+        :class:`~mdocument.plans.DeletePreview` of what the delete would do.
+        """
         self._whole("delete")
-        return await _repository(self._document).delete_many(self._filter, self._session)
+        repository = _repository(self._document)
+        if dry_run:
+            ids = await find_ids(repository.collection, self._filter, self._session)
+            return await preview_delete(repository.registry, self._document, ids, self._session)
+        return await repository.delete_many(self._filter, self._session)
 
     # -- aggregation ----------------------------------------------------------------------------
 

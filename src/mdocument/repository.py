@@ -198,7 +198,8 @@ class Repository(Generic[D]):
             spec = changes.update_spec()
             target: dict[str, Any] = {STORED_ID: document.id}
             if revision:
-                target[revision] = expected
+                # A document stored before Meta.revision was turned on has no counter yet.
+                target[revision] = expected or {"$in": [None, 0]}
                 spec["$inc"] = {revision: 1}
             result = await self._write(
                 lambda: self.collection.update_one(target, spec, session=in_session)
