@@ -23,6 +23,7 @@ from mdocument.codec import fallback_encoder
 __all__ = [
     "REVISION_FIELD",
     "Changes",
+    "RegistryRef",
     "diff",
     "inserted",
     "loaded",
@@ -65,7 +66,7 @@ def remember(document: BaseModel, stored: dict[str, Any] | None, *, raw: bool) -
     state.pop(UNVALIDATED, None)  # loaded, or checked before it was written
 
 
-class _RegistryRef:
+class RegistryRef:
     """The registry an instance belongs to, as kept in its private state.
 
     Copies of the instance share it (a registry holds a client: it is never copied), and a
@@ -77,10 +78,10 @@ class _RegistryRef:
     def __init__(self, registry: object) -> None:
         self.registry = registry
 
-    def __copy__(self) -> _RegistryRef:
+    def __copy__(self) -> RegistryRef:
         return self
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> _RegistryRef:
+    def __deepcopy__(self, memo: dict[int, Any]) -> RegistryRef:
         return self
 
     def __reduce__(self) -> tuple[type[None], tuple[()]]:
@@ -88,14 +89,14 @@ class _RegistryRef:
 
 
 def loaded(
-    document: BaseModel, raw: dict[str, Any], registry: object, revision: int | None
+    document: BaseModel, raw: dict[str, Any], registry: RegistryRef, revision: int | None
 ) -> None:
     """Record the state of an instance just loaded: its raw baseline, registry and revision.
 
     One assignment of the private state, not one call per key: loading thousands of documents
     pays for this once each.
     """
-    state: dict[str, Any] = {STORED: raw, RAW: True, REGISTRY: _RegistryRef(registry)}
+    state: dict[str, Any] = {STORED: raw, RAW: True, REGISTRY: registry}
     if revision is not None:
         state[REVISION] = revision
     private = document.__pydantic_private__
@@ -106,13 +107,13 @@ def loaded(
 
 
 def inserted(
-    document: BaseModel, stored: dict[str, Any], registry: object, revision: int | None
+    document: BaseModel, stored: dict[str, Any], registry: RegistryRef, revision: int | None
 ) -> None:
     """Record the state of an instance just inserted (one update of its private state)."""
     state = _state(document)
     state[STORED] = stored
     state[RAW] = False
-    state[REGISTRY] = _RegistryRef(registry)
+    state[REGISTRY] = registry
     state.pop(UNVALIDATED, None)
     if revision is not None:
         state[REVISION] = revision
@@ -123,16 +124,16 @@ def set_revision(document: BaseModel, revision: int) -> None:
     _state(document)[REVISION] = revision
 
 
-def set_registry(document: BaseModel, registry: object) -> None:
+def set_registry(document: BaseModel, registry: RegistryRef) -> None:
     """Record the registry (the database) the instance was loaded from or created in."""
-    _state(document)[REGISTRY] = _RegistryRef(registry)
+    _state(document)[REGISTRY] = registry
 
 
 def registry_of(document: BaseModel) -> Any:
     """The registry the instance was loaded from or created in (``None``: neither yet)."""
     private = document.__pydantic_private__
     ref = private.get(REGISTRY) if private else None
-    return ref.registry if isinstance(ref, _RegistryRef) else None
+    return ref.registry if isinstance(ref, RegistryRef) else None
 
 
 def revision_of(document: BaseModel) -> int | None:

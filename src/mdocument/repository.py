@@ -19,6 +19,7 @@ from mdocument.changes import (
     RAW,
     REVISION_FIELD,
     STORED,
+    RegistryRef,
     diff,
     inserted,
     loaded,
@@ -74,6 +75,7 @@ class Repository(Generic[D]):
         from mdocument.model import DocumentBase as Document
 
         self.shared_names = shared_names(self.mapping)
+        self._ref = RegistryRef(registry)  # one per repository: instances share it
         meta: Any = document.__dict__.get("Meta")
         self.revisioned: bool = bool(getattr(meta, "revision", False))
         """``Meta.revision = True``: saves from stale instances raise ``RevisionConflict``."""
@@ -88,7 +90,8 @@ class Repository(Generic[D]):
         """An instance from a stored document (the raw dict is kept as the change baseline)."""
         document: D = decode(self.mapping, raw)
         revision = raw.get(REVISION_FIELD, 0) if self.revisioned else None
-        loaded(document, baseline(raw, self.shared_names), self.registry, revision)
+        shared = self.shared_names
+        loaded(document, baseline(raw, shared) if shared else raw, self._ref, revision)
         return document
 
     def stored_form(self, document: D) -> dict[str, Any] | None:
@@ -175,7 +178,7 @@ class Repository(Generic[D]):
             await work(session)
         if revision:
             set_revision(document, 1)
-        set_registry(document, self.registry)
+        set_registry(document, self._ref)
 
     async def _update(
         self, document: D, baseline: dict[str, Any], stored: dict[str, Any], session: Session | None
@@ -317,9 +320,9 @@ class Repository(Generic[D]):
                 raise
 
         await self._write(lambda: self.registry.atomic(insert, session))
-        registry, first = self.registry, 1 if revision else None
+        ref, first = self._ref, 1 if revision else None
         for document, form in pairs:
-            inserted(document, form, registry, first)
+            inserted(document, form, ref, first)
         if "after_save" in self.hooks:
             for document in batch:
                 await document.after_save()
