@@ -283,6 +283,26 @@ async def test_deleting_a_user_deletes_their_posts(api):
     assert (await api.http.get(f"/posts/{his['id']}")).json() == his
 
 
+async def test_delete_preview_says_what_would_go_and_writes_nothing(api, commands):
+    ada, bob = await api.signup("ada"), await api.signup("bob")
+    for number in range(3):
+        await api.post(ada, f"ada {number}")
+    await api.post(bob, "bob 0")
+    commands.clear()
+    response = await api.http.get(f"/users/{ada['id']}/delete-preview")
+    assert response.status_code == 200
+    assert response.json() == {
+        "deletes": {"posts": 3},
+        "refused": [],
+        "summary": "this will also delete 3 posts",
+    }
+    assert set(commands.names) <= {"find", "aggregate", "listIndexes"}
+    assert (await api.http.get("/posts")).json()["total"] == 4
+    bobs = (await api.http.get(f"/users/{bob['id']}/delete-preview")).json()
+    assert bobs["deletes"] == {"posts": 1}
+    assert (await api.http.get(f"/users/{'0' * 24}/delete-preview")).status_code == 404
+
+
 # -- the keyset feed ---------------------------------------------------------------------------
 
 

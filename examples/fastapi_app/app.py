@@ -76,6 +76,23 @@ async def delete_user(user_id: ObjectId) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
+@users.get("/{user_id}/delete-preview")
+async def preview_user_delete(user_id: ObjectId) -> dict[str, Any]:
+    """What deleting the user would also delete, read without writing anything."""
+    user = await get_or_404(User, user_id)
+    preview = await user.delete(dry_run=True)
+    deletes: dict[str, int] = {}
+    for step in preview.steps:
+        if step.level > 0 and step.operation == "delete" and step.count:
+            deletes[step.collection] = deletes.get(step.collection, 0) + step.count
+    also = ", ".join(f"{count} {collection}" for collection, count in deletes.items())
+    return {
+        "deletes": deletes,
+        "refused": [restriction.to_dict() for restriction in preview.refused],
+        "summary": f"this will also delete {also}" if also else "this deletes nothing else",
+    }
+
+
 @users.post("/login", response_model=User)
 async def login(data: Login) -> User:
     user = await User.one({"name": data.name}, required=False)

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from typing_extensions import assert_type
 
 from mdocument import (
+    DeletePreview,
     Document,
     Expression,
     Field,
@@ -98,6 +99,7 @@ async def query_sets() -> None:
     assert_type(await User.find().distinct(User.tags), list[Any])
     assert_type(await User.find(User.age < 0).update({"$set": {"age": 0}}), int)
     assert_type(await User.find(User.age < 0).delete(), int)
+    assert_type(await User.find(User.age < 0).delete(dry_run=True), DeletePreview)
 
 
 async def projections() -> None:
@@ -158,3 +160,10 @@ def references(user: User, tag: Tag) -> None:
     assert_type(contains(Post.tag_ids, tag.id), Expression)
     assert_type(in_(Post.author_id, [user.id]), Expression)
     assert_type(exists(Post.reviewer_id), Expression)
+
+
+async def deletes(user: User) -> None:
+    assert_type(await user.delete(), None)
+    preview: DeletePreview = await user.delete(dry_run=True)
+    assert_type(preview.total, int)
+    assert_type(preview.deletes, dict[str, int])
