@@ -18,18 +18,18 @@ PACKAGE = Path(__file__).parent.parent / "src" / "mdocument"
 
 LAYERS: dict[int, set[str]] = {
     0: {"exceptions", "types", "annotations", "names", "masks"},
-    1: {"fields", "references", "indexes", "mapping", "masking"},
+    1: {"fields", "references", "indexes", "mapping", "masking", "kinds"},
     2: {
         "codec", "changes", "forms", "value_types", "paths", "conditions", "expressions",
         "filters",
         "updates",
-        "projection", "pagination",
+        "projection", "pagination", "shards",
     },
     3: {"model", "synced", "graph"},
-    4: {"driver", "store", "batching", "journal", "binding", "duplicates"},
+    4: {"driver", "store", "batching", "journal", "binding", "duplicates", "cleanup"},
     5: {
         "cascade", "integrity", "loading", "repository", "query", "registry",
-        "check", "check_report", "validators", "plans",
+        "check", "check_report", "validators", "plans", "deletes", "watch", "collections_setup",
     },
     6: {"document", "tenants"},
     7: {

@@ -25,10 +25,13 @@ from mdocument.exceptions import (
     InvalidPageToken,
     NotFoundError,
     NotInitializedError,
+    ParentBeingDeleted,
     PrimaryKeyNotInSyncedFields,
+    ReadOnlyDocument,
     RelationNotSet,
     RequiredFieldMissing,
     RevisionConflict,
+    ShardKeyChange,
     TransactionConflict,
     UnknownModelField,
     WrongModelFieldType,
@@ -67,12 +70,15 @@ from mdocument.references import OptionalRef, Ref, RefList
 from mdocument.registry import Registry, init
 from mdocument.synced import Synced
 from mdocument.types import ObjectId
+from mdocument.watch import Change, ChangeStream
 
 __version__ = "5.0.0"  # the same as pyproject.toml; PyPI's unrelated `mdocument` is 4.0
 
 __all__ = [
     "REVEAL",
     "SENSITIVE_PLACEHOLDER",
+    "Change",
+    "ChangeStream",
     "CopiedFieldWrite",
     "DeletePreview",
     "DeleteRestricted",
@@ -97,8 +103,10 @@ __all__ = [
     "Page",
     "PageTokenKeys",
     "PageTokensNotConfigured",
+    "ParentBeingDeleted",
     "PrimaryKeyNotInSyncedFields",
     "QuerySet",
+    "ReadOnlyDocument",
     "Ref",
     "RefList",
     "Registry",
@@ -107,6 +115,7 @@ __all__ = [
     "Report",
     "RequiredFieldMissing",
     "RevisionConflict",
+    "ShardKeyChange",
     "SortKey",
     "Synced",
     "TransactionConflict",

@@ -10,7 +10,17 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, cast, get_args, get_origin
+from typing import (
+    TYPE_CHECKING,
+    Annotated,
+    Any,
+    Literal,
+    TypeGuard,
+    Union,
+    cast,
+    get_args,
+    get_origin,
+)
 
 import bson
 from pydantic import BaseModel
@@ -48,6 +58,11 @@ class Shape:
     """Whether ``None`` is allowed."""
 
 
+def is_class(annotation: Any) -> TypeGuard[type[Any]]:
+    """Whether an annotation is a plain class (``list[int]`` is not: it is one on Python 3.10)."""
+    return isinstance(annotation, type) and get_origin(annotation) is None
+
+
 def strip_annotated(annotation: Any) -> Any:
     """The type inside ``Annotated[...]`` layers."""
     while get_origin(annotation) is Annotated:
@@ -83,7 +98,7 @@ def mentions(annotation: Any, wanted: type[Any], seen: set[type[BaseModel]] | No
     Looks through containers, unions and nested models.
     """
     annotation = strip_annotated(annotation)
-    if isinstance(annotation, type):
+    if is_class(annotation):
         if issubclass(annotation, wanted):
             return True
         if issubclass(annotation, BaseModel):
@@ -137,7 +152,7 @@ def immutable(annotation: Any) -> bool:
     Such a field changes only by assignment, which ``validate_assignment`` validates.
     """
     annotation = strip_annotated(annotation)
-    if isinstance(annotation, type):
+    if is_class(annotation):
         return issubclass(annotation, _IMMUTABLE)
     if get_origin(annotation) in _UNION_ORIGINS:
         return all(immutable(arg) for arg in get_args(annotation))
@@ -147,7 +162,7 @@ def immutable(annotation: Any) -> bool:
 def model_type(annotation: Any) -> type[BaseModel] | None:
     """The pydantic model a value of this annotation holds (through lists and optionals)."""
     item = shape_of(annotation).item
-    if isinstance(item, type) and issubclass(item, BaseModel):
+    if is_class(item) and issubclass(item, BaseModel):
         return item
     return None
 

@@ -105,6 +105,11 @@ class Scope(Protocol):
         """Whether the server runs multi-document transactions."""
         ...
 
+    @property
+    def cascade_chunk(self) -> int:
+        """Documents per transaction of a delete (a larger one runs as a chunked job)."""
+        ...
+
     def repository(self, document: type[DocumentBase]) -> RepositoryView:
         """The repository of a registered class."""
         ...

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 from bson import json_util
 
+from mdocument._cli import CommandError, ServerUnreachable, UsageProblem
 from mdocument.cli_check import load_models
 from mdocument.document import Document
 from mdocument.driver import (
@@ -120,24 +121,10 @@ def _scrub(text: str, uri: str) -> str:
     return text
 
 
-# The command line's exit codes (mdocument.cli imports this module to register its commands,
-# so its errors cannot be imported here): the same codes, for the same reasons.
-class UsageError(click.ClickException):
-    """The command line is wrong: exits with 2, as ``mdocument.cli.UsageProblem``."""
-
-    exit_code = 2
-
-
-class FailedError(click.ClickException):
-    """The command failed while running: exits with 1, as ``mdocument.cli.CommandError``."""
-
-    exit_code = 1
-
-
-class UnreachableError(click.ClickException):
-    """The server did not answer in time: exits with 3, as ``mdocument.cli.ServerUnreachable``."""
-
-    exit_code = 3
+# The command line's errors, shared with `export` and `check` (same exit codes, same reasons).
+UsageError = UsageProblem
+FailedError = CommandError
+UnreachableError = ServerUnreachable
 
 
 class LockedError(click.ClickException):

@@ -8,7 +8,7 @@ built once when the class is created.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, overload
 
 import bson
@@ -16,6 +16,7 @@ from typing_extensions import Self
 
 from mdocument import binding
 from mdocument.changes import registry_of
+from mdocument.kinds import refuse_write
 from mdocument.loading import children, fetch, prefetch
 from mdocument.model import CLASS_METHODS, DocumentBase, DocumentMeta, HiddenClassMethod
 from mdocument.plans import DeletePreview, preview_delete
@@ -28,6 +29,7 @@ from mdocument.query import (
     compile_filter,
     compile_sort,
 )
+from mdocument.watch import ChangeStream, Operation
 
 if TYPE_CHECKING:
     from mdocument.driver import Session
@@ -93,6 +95,7 @@ class Document(DocumentBase):
     @classmethod
     async def create(cls, *, session: Session | None = None, **fields: Any) -> Self:
         """Build a document from ``fields``, validate it and insert it."""
+        refuse_write(cls, "create()")
         document = cls(**fields)
         repository = cls._repository()
         with binding.use(repository.registry):  # hooks see the registry of the write
@@ -206,9 +209,35 @@ class Document(DocumentBase):
         Runs in a transaction where the server supports them. Without transactions, the ones
         written before a failure are deleted again before the error is raised.
         """
+        refuse_write(cls, "insert_many()")
         repository = cls._repository()
         with binding.use(repository.registry):
             return await repository.insert_many(documents, session)
+
+    @classmethod
+    def watch(
+        cls,
+        query: Query = None,
+        *,
+        resume_after: Mapping[str, Any] | None = None,
+        full_document: bool = False,
+        operations: Iterable[Operation] | None = None,
+    ) -> ChangeStream[Self]:
+        """The changes of the documents matching ``query``, as typed events (a change stream).
+
+        ``async with User.watch() as changes: async for change in changes: ...``: each
+        :class:`~mdocument.Change` is an insert, update, replace or delete, with the document
+        decoded (updates too with ``full_document=True``). Pass a change's ``resume_token`` as
+        ``resume_after`` to continue after it. See :mod:`mdocument.watch` for how ``query``
+        applies to events. Needs a replica set (or a sharded cluster).
+        """
+        return ChangeStream(
+            cls._repository(),
+            query,
+            resume_after=resume_after,
+            full_document=full_document,
+            operations=operations,
+        )
 
     # -- instance-level I/O -----------------------------------------------------------------------
 
@@ -218,6 +247,7 @@ class Document(DocumentBase):
         The whole document is validated first (nested values included), so invalid data never
         reaches the server. Nothing is sent when nothing changed.
         """
+        refuse_write(type(self), "save()")
         repository = self._own_repository()
         with binding.use(repository.registry):  # hooks see the registry of the write
             await repository.save(self, session)
@@ -242,6 +272,7 @@ class Document(DocumentBase):
         :class:`~mdocument.plans.DeletePreview` of what the delete and its cascades would do
         (a ``RESTRICT`` that would refuse it is reported there, not raised).
         """
+        refuse_write(type(self), "delete()")
         repository = self._own_repository()
         with binding.use(repository.registry):
             if dry_run:

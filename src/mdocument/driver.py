@@ -9,6 +9,7 @@ transactions (a test reads the imports to keep it so).
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, TypeVar
 
 from pymongo import AsyncMongoClient, IndexModel, UpdateMany, UpdateOne, monitoring
@@ -72,6 +73,12 @@ class Driver:
         """Start a transaction on ``session``."""
         await session.start_transaction()
 
+    async def open_change_stream(
+        self, collection: Collection, pipeline: Any, **options: Any
+    ) -> Any:
+        """A change stream on ``collection``, open on the server (its events start now)."""
+        return await collection.watch(pipeline, **options)
+
 
 class MotorDriver(Driver):
     """Motor (``motor.motor_asyncio.AsyncIOMotorClient``), still accepted for existing apps."""
@@ -82,6 +89,15 @@ class MotorDriver(Driver):
         """Start a transaction on ``session`` (a plain call in Motor)."""
         motor_session: Any = session
         motor_session.start_transaction()
+
+    async def open_change_stream(
+        self, collection: Collection, pipeline: Any, **options: Any
+    ) -> Any:
+        """Motor's ``watch`` opens its stream at the first read: it is opened here instead."""
+        motor_collection: Any = collection
+        stream: Any = motor_collection.watch(pipeline, **options)
+        await asyncio.to_thread(stream._lazy_init)  # what Motor runs on its executor
+        return stream
 
     async def start_session(self, database: Database) -> Session:
         """A new session on the database's client (a coroutine in Motor)."""

@@ -23,10 +23,13 @@ __all__ = [
     "InvalidPageToken",
     "NotFoundError",
     "NotInitializedError",
+    "ParentBeingDeleted",
     "PrimaryKeyNotInSyncedFields",
+    "ReadOnlyDocument",
     "RelationNotSet",
     "RequiredFieldMissing",
     "RevisionConflict",
+    "ShardKeyChange",
     "TransactionConflict",
     "UnknownModelField",
     "WrongModelFieldType",
@@ -106,6 +109,24 @@ class DocumentDoesntExist(DocumentException):
     ) -> None:
         super().__init__(message, document=document, field=field)
         self.ids = tuple(ids)
+
+
+class ParentBeingDeleted(DocumentDoesntExist):
+    """A reference points to a document whose chunked delete is running (see ``Large cascades``).
+
+    A delete larger than ``registry.cascade_chunk`` documents marks its roots as being deleted
+    before its first chunk; a child create, or a reference written to such a parent, is refused
+    with this error instead of racing the job. It is a :class:`DocumentDoesntExist`: the parent
+    is as good as gone. ``field`` names the reference, ``ids`` the parents being deleted.
+    """
+
+
+class ShardKeyChange(DocumentException):
+    """A ``save()`` would change a value of the class's ``Meta.shard_key``; nothing was sent.
+
+    MongoDB routes a document by its shard key: a changed value moves the document to another
+    shard, which mdocument does not do behind a ``save()``. Delete and create it instead.
+    """
 
 
 class RequiredFieldMissing(DocumentException):
@@ -222,3 +243,7 @@ class CopiedFieldWrite(DocumentException):
 
     Change the source document instead (its copies follow), or set the whole copy or its id.
     """
+
+
+class ReadOnlyDocument(DocumentException):
+    """A write was asked of a view document (``Meta.view_on``); nothing was sent."""

@@ -35,6 +35,7 @@ from typing import (
 
 import bson
 
+from mdocument.annotations import is_class
 from mdocument.conditions import (
     And,
     Condition,
@@ -290,7 +291,7 @@ def _is_text(annotation: Any) -> bool:
         return any(_is_text(arg) for arg in get_args(annotation) if arg is not type(None))
     if origin is Literal:
         return all(isinstance(arg, str) for arg in get_args(annotation))
-    return annotation in ANY_TYPES or (isinstance(annotation, type) and issubclass(annotation, str))
+    return annotation in ANY_TYPES or (is_class(annotation) and issubclass(annotation, str))
 
 
 # -- the typed forms -----------------------------------------------------------------------------

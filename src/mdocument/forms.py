@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, get_args
 import bson
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from mdocument.annotations import strip_annotated
+from mdocument.annotations import is_class, strip_annotated
 from mdocument.changes import same, unvalidated
 from mdocument.codec import decode, encode
 from mdocument.exceptions import WrongValueType
@@ -36,7 +36,7 @@ def shares_input(annotation: Any, seen: set[type[BaseModel]] | None = None) -> b
     annotation = strip_annotated(annotation)
     if annotation is Any or annotation is object or annotation in (dict, list):
         return True
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+    if is_class(annotation) and issubclass(annotation, BaseModel):
         seen = set() if seen is None else seen
         if annotation in seen:
             return False

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import bson
 
-from mdocument.annotations import model_type, shape_of, strip_annotated
+from mdocument.annotations import is_class, model_type, shape_of, strip_annotated
 from mdocument.exceptions import (
     PrimaryKeyNotInSyncedFields,
     RelationNotSet,
@@ -170,7 +170,7 @@ class _Builder:
         self, child: type[Document], field: FieldMapping, item: Any
     ) -> type[Synced[Any]] | None:
         # A field typed Synced[Target] is synced with Target even without Field(synced=...).
-        if isinstance(item, type) and issubclass(item, Synced):
+        if is_class(item) and issubclass(item, Synced):
             if item.__mdocument_synced_target__ is None:
                 raise RelationNotSet(
                     f"{child.__name__}.{field.name} holds a {item.__name__} copy but does not "
@@ -185,7 +185,7 @@ class _Builder:
     def check_card(
         self, child: type[Document], field: FieldMapping, item: Any
     ) -> type[Synced[Any]]:
-        if not (isinstance(item, type) and issubclass(item, Synced)):
+        if not (is_class(item) and issubclass(item, Synced)):
             raise WrongModelFieldType(
                 f"{child.__name__}.{field.name} is synced=: its type must be a Synced model "
                 f"(or a list of them), not {field.info.annotation!r}",

@@ -17,7 +17,12 @@ from pydantic import ValidationError
 
 from mdocument.batching import find_by_ids
 from mdocument.changes import same
-from mdocument.exceptions import CopiedFieldWrite, DocumentDoesntExist, WrongValueType
+from mdocument.exceptions import (
+    CopiedFieldWrite,
+    DocumentDoesntExist,
+    ParentBeingDeleted,
+    WrongValueType,
+)
 from mdocument.names import ARRAY_SEGMENT, ID_FIELD, STORED_ID
 
 if TYPE_CHECKING:
@@ -27,6 +32,7 @@ if TYPE_CHECKING:
     from mdocument.model import DocumentBase as Document
 
 __all__ = [
+    "DELETING_FIELD",
     "GUARD_FIELD",
     "check_ids",
     "check_references",
@@ -46,6 +52,14 @@ copy. Both writing the parent turns that write skew into a write conflict, and t
 retried and sees the truth. A delete or a rename writes the parent anyway; the child's side
 writes this counter (``$inc``: a ``$set`` of an unchanged value is skipped and conflicts with
 nothing). It is never loaded into instances.
+"""
+
+DELETING_FIELD = "_mdocument_deleting"
+"""Set (to its journal entry's id) in the roots of a chunked delete while the job runs.
+
+A chunked delete (see :mod:`mdocument.chunked`) commits it before its first chunk; the reference
+checks here refuse a parent that carries it (:class:`~mdocument.ParentBeingDeleted`), and the
+guard write of a transaction matches only parents without it. It is never loaded into instances.
 """
 
 
@@ -136,6 +150,30 @@ def _missing_error(edge: Edge, missing: Sequence[Any], written: str) -> Document
     )
 
 
+def _deleting_error(edge: Edge, deleting: Sequence[Any], written: str) -> ParentBeingDeleted:
+    shown = ", ".join(str(item) for item in deleting[:5])
+    more = f" and {len(deleting) - 5} more" if len(deleting) > 5 else ""
+    return ParentBeingDeleted(
+        f"{edge.label} refers to {edge.parent.__name__} {shown}{more}, which is being deleted "
+        f"(a chunked delete is running; {written} was not written)",
+        document=edge.child,
+        field=edge.field.name,
+        ids=deleting,
+    )
+
+
+def _refuse_absent(
+    edge: Edge, ids: Sequence[Any], found: Mapping[Any, Mapping[str, Any]], written: str
+) -> None:
+    """Raise if one of ``ids`` is missing from ``found`` or is being deleted."""
+    missing = [item for item in ids if item not in found]
+    if missing:
+        raise _missing_error(edge, missing, written)
+    deleting = [item for item in ids if found[item].get(DELETING_FIELD) is not None]
+    if deleting:
+        raise _deleting_error(edge, deleting, written)
+
+
 def _by_parent(edges: Iterable[Edge]) -> dict[type[Document], list[Edge]]:
     grouped: dict[type[Document], list[Edge]] = defaultdict(list)
     for edge in edges:
@@ -163,7 +201,7 @@ async def check_references(
         }
         if not wanted:
             continue
-        projection = {STORED_ID: 1}
+        projection = {STORED_ID: 1, DELETING_FIELD: 1}
         for edge in parent_edges:
             projection.update(dict.fromkeys(edge.copied, 1))
         copies = any(edge.card is not None for edge in parent_edges)
@@ -172,15 +210,14 @@ async def check_references(
         if (
             guarded
             and not copies
-            and await guard_parents(registry, parent, wanted, session) == len(wanted)
+            and await guard_parents(registry, parent, wanted, session, live=True) == len(wanted)
         ):
             continue
         found = await _existing(registry, parent, wanted, projection, session)
         for edge in parent_edges:
             for document, stored in batch:
-                missing = [item for item in referenced_ids(edge, stored) if item not in found]
-                if missing:
-                    raise _missing_error(edge, missing, f"{type(document).__name__} {document.id}")
+                written = f"{type(document).__name__} {document.id}"
+                _refuse_absent(edge, referenced_ids(edge, stored), found, written)
                 if edge.card is not None:
                     _refresh_card(edge, document, stored, found)
         if guarded and copies:
@@ -195,16 +232,23 @@ def in_transaction(session: Session | None) -> bool:
 
 
 async def guard_parents(
-    registry: Registry, parent: type[Document], ids: set[Any], session: Session | None
+    registry: Registry,
+    parent: type[Document],
+    ids: set[Any],
+    session: Session | None,
+    *,
+    live: bool = False,
 ) -> int:
     """Write the parents a child relies on, in the child's transaction; returns how many exist.
 
-    See :data:`GUARD_FIELD`. One ``update_many`` per parent collection.
+    See :data:`GUARD_FIELD`. One ``update_many`` per parent collection. With ``live``, parents
+    being deleted (:data:`DELETING_FIELD`) are neither written nor counted.
     """
     collection = registry.repository(parent).collection
-    result = await collection.update_many(
-        {STORED_ID: {"$in": list(ids)}}, {"$inc": {GUARD_FIELD: 1}}, session=session
-    )
+    target: dict[str, Any] = {STORED_ID: {"$in": list(ids)}}
+    if live:
+        target[DELETING_FIELD] = None
+    result = await collection.update_many(target, {"$inc": {GUARD_FIELD: 1}}, session=session)
     return result.matched_count
 
 
@@ -218,14 +262,13 @@ async def check_ids(
     for parent, parent_edges in _by_parent(edge for edge, values in ids.items() if values).items():
         wanted = {item for edge in parent_edges for item in ids[edge]}
         if in_transaction(session) and (
-            await guard_parents(registry, parent, wanted, session) == len(wanted)
+            await guard_parents(registry, parent, wanted, session, live=True) == len(wanted)
         ):
             continue
-        found = await _existing(registry, parent, wanted, {STORED_ID: 1}, session)
+        projection = {STORED_ID: 1, DELETING_FIELD: 1}
+        found = await _existing(registry, parent, wanted, projection, session)
         for edge in parent_edges:
-            missing = [item for item in ids[edge] if item not in found]
-            if missing:
-                raise _missing_error(edge, missing, "the update")
+            _refuse_absent(edge, ids[edge], found, "the update")
 
 
 def _inside_copy(rest: str) -> bool:

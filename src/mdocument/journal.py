@@ -16,9 +16,14 @@ Format (one document per multi-step write; the chunked cascades of larger delete
         "ids": [ObjectId, ...],        # their ids
         "fields": ["name", ...],       # sync only: the stored names whose copies are rewritten
         "created": datetime,           # UTC, when the write started
+        "chunked": true,               # chunked deletes only (absent: false)
+        "chunks": 12,                  # chunked deletes only: the chunks committed so far
     }
 
-Inside a transaction no entry is written: the write is all-or-nothing already.
+Inside a transaction no entry is written: the write is all-or-nothing already. A chunked delete
+(:mod:`mdocument.chunked`) writes its entry on every server, transactions or not: each of its
+chunks is a transaction of its own. Entries without ``chunked`` (older ones included) read as
+unchunked; completing either kind is the same re-run of the delete.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ if TYPE_CHECKING:
     from mdocument.driver import Session
     from mdocument.store import Store, StoreCollection
 
-__all__ = ["JOURNAL_COLLECTION", "Entry", "finish", "journal", "start"]
+__all__ = ["JOURNAL_COLLECTION", "Entry", "finish", "journal", "progress", "start"]
 
 JOURNAL_COLLECTION = "mdocument_journal"
 """The collection that holds the journal, in each registry's database."""
@@ -55,8 +60,18 @@ async def start(
     session: Session | None,
     *,
     fields: Iterable[str] = (),
+    chunked: bool = False,
 ) -> Entry:
-    """Record a multi-step write before it starts; returns the entry."""
+    """Record a multi-step write before it starts; returns the entry.
+
+    A ``chunked`` delete resumes the entry of an interrupted run of the very same delete, if
+    there is one, instead of writing a second one.
+    """
+    if chunked:
+        same: Entry = {"op": op, "collection": collection, "ids": list(ids), "chunked": True}
+        found = await journal(store).find_one(same, session=session)
+        if found is not None:
+            return dict(found)
     entry: Entry = {
         "_id": bson.ObjectId(),
         "op": op,
@@ -66,8 +81,15 @@ async def start(
     }
     if op == "sync":
         entry["fields"] = sorted(fields)
+    if chunked:
+        entry.update(chunked=True, chunks=0)
     await journal(store).insert_one(entry, session=session)
     return entry
+
+
+async def progress(store: Store, entry: Entry, session: Session | None) -> None:
+    """Count one more committed chunk of a chunked delete (in the chunk's transaction)."""
+    await journal(store).update_one({"_id": entry["_id"]}, {"$inc": {"chunks": 1}}, session=session)
 
 
 async def finish(store: Store, entry: Entry, session: Session | None) -> None:

@@ -25,9 +25,15 @@ from mdocument.annotations import (
     model_type,
     shape_of,
 )
-from mdocument.exceptions import RelationNotSet, UnknownModelField, WrongModelFieldType
+from mdocument.exceptions import (
+    DocumentException,
+    RelationNotSet,
+    UnknownModelField,
+    WrongModelFieldType,
+)
 from mdocument.fields import FieldSpec, field_spec
 from mdocument.indexes import Index
+from mdocument.kinds import TimeSeries, View, time_series_of, view_of
 from mdocument.masking import sensitive_path
 from mdocument.names import ARRAY_SEGMENT, ID_FIELD, STORED_ID
 
@@ -169,6 +175,24 @@ class DocumentMapping:
             for key, _ in index.keys:
                 self.stored_path(key)
         self.indexes: tuple[Index, ...] = tuple(cast("list[Index]", declared))
+        shard_key: object = getattr(meta, "shard_key", None) or ()
+        if isinstance(shard_key, str) or not isinstance(shard_key, (tuple, list)):
+            raise TypeError(
+                f"{document.__name__}.Meta.shard_key is a tuple of field names, not {shard_key!r}"
+            )
+        self.shard_key: tuple[str, ...] = tuple(
+            self.stored_path(str(name)) for name in cast("tuple[object, ...]", shard_key)
+        )
+        """``Meta.shard_key``: the stored paths of the shard key (see :mod:`mdocument.shards`)."""
+        self.view: View | None = view_of(document, meta)
+        """``Meta.view_on``: a read-only view defined by a pipeline over another document."""
+        self.timeseries: TimeSeries | None = time_series_of(document, meta, self.stored_path)
+        """``Meta.timeseries``: the collection is a time-series collection."""
+        if self.view is not None and self.timeseries is not None:
+            raise DocumentException(
+                f"{document.__name__}: a view (Meta.view_on) cannot be a time series",
+                document=document,
+            )
         # Computed fields are derived: they are shown in JSON but never stored.
         self.not_stored: set[str] | None = set(document.__pydantic_computed_fields__) or None
         self.decimals: bool = any(

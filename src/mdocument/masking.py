@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, cast, get_args
 
 from pydantic import BaseModel
 
+from mdocument.annotations import is_class
 from mdocument.fields import field_spec
 from mdocument.masks import (
     REVEAL,
@@ -127,7 +128,7 @@ def _models_in(annotation: Any) -> _Models:
     pending: list[Any] = [annotation]
     while pending:
         current = pending.pop()
-        if isinstance(current, type) and issubclass(current, BaseModel):
+        if is_class(current) and issubclass(current, BaseModel):
             found[current] = None
         else:
             pending.extend(get_args(current))

@@ -56,8 +56,9 @@ __all__ = [
 # keeps the method. One named like an instance method would hide it: `doc.save()` must stay
 # callable, and such fields are refused with a clear error when the class is defined.
 CLASS_METHODS = frozenset(
-    {"create", "get", "one", "many", "find", "count", "insert_many", "prefetch", "aggregate"}
-)
+    {"create", "get", "one", "many", "find", "count", "insert_many", "prefetch", "aggregate",
+     "watch"}
+)  # fmt: skip
 _INSTANCE_METHODS = frozenset(
     {"save", "delete", "reload", "fetch", "children", "is_stored", "before_save", "after_save",
      "before_delete", "after_delete"}
@@ -166,22 +167,11 @@ class DocumentMeta(_PydanticMeta):
 
 @dataclass_transform(kw_only_default=True, field_specifiers=(Field, pydantic.Field, PrivateAttr))
 class DocumentBase(BaseModel, metaclass=DocumentMeta):
-    """Base class of the documents stored by mdocument.
+    """What every document is, without I/O: subclass :class:`mdocument.Document`, not this.
 
-    Declare fields as on any pydantic model, with :func:`mdocument.Field` for mdocument's
-    metadata, and options in an inner ``Meta`` class::
-
-        class User(Document):
-            name: str = Field(unique=True)
-            password_hash: str = Field(sensitive=True)
-
-            class Meta:
-                collection = "users"              # default: the class name in snake case
-                indexes = [Index("name")]
-                abstract = False                  # True: a base class with no collection
-
-    Every document has ``id``, an ``ObjectId`` generated when the instance is built and stored
-    as ``_id``. I/O methods need the class registered with :func:`mdocument.init` first.
+    It holds the ``id`` field, the model configuration, the checks made when a class is
+    declared, class-level field access for typed queries, masking in reprs, and the lifecycle
+    hooks. Services below the document layer know documents by this class.
     """
 
     model_config = ConfigDict(

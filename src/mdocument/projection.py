@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeGuard, Union, cast, get_args
 
 from pydantic import BaseModel, ValidationError
 
-from mdocument.annotations import model_type, shape_of
+from mdocument.annotations import is_class, model_type, shape_of
 from mdocument.exceptions import UnknownModelField, WrongModelFieldType, WrongValueType
 from mdocument.fields import field_spec
 from mdocument.masking import holds_sensitive
@@ -66,7 +66,7 @@ def _compatible(source: Any, target: Any) -> bool:
 
 
 def _type_name(annotation: Any) -> str:
-    if isinstance(annotation, type) and not get_args(annotation):
+    if is_class(annotation):
         return annotation.__name__
     return repr(annotation).replace("typing.", "")
 

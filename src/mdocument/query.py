@@ -26,6 +26,7 @@ from mdocument.filters import (
     stored_spec,
     with_tiebreak,
 )
+from mdocument.kinds import refuse_write
 from mdocument.masking import mask_filter
 from mdocument.pagination import (
     KeysetPage,
@@ -170,8 +171,11 @@ class QuerySet(Generic[T]):
 
     async def to_list(self) -> list[T]:
         """All matching documents (or projected models)."""
-        load = self._loader()
         raws = await self._cursor().to_list(None)
+        if self._projection is None:
+            documents: list[T] = _repository(self._document).load_all(raws)
+            return documents
+        load = self._projection.load
         return [load(raw) for raw in raws]
 
     async def __aiter__(self) -> AsyncIterator[T]:
@@ -233,6 +237,7 @@ class QuerySet(Generic[T]):
         before anything is sent: ``await Post.find(...).update({"$inc": {"views": 1}})``.
         """
         self._whole("update")
+        refuse_write(self._document, "find().update()")
         compiled = compile_update(self._document, update)
         if not compiled:
             return 0  # {"$set": {}}: nothing to change, nothing sent
@@ -252,6 +257,7 @@ class QuerySet(Generic[T]):
         :class:`~mdocument.plans.DeletePreview` of what the delete would do.
         """
         self._whole("delete")
+        refuse_write(self._document, "find().delete()")
         repository = _repository(self._document)
         if dry_run:
             ids = await find_ids(repository.collection, self._filter, self._session)

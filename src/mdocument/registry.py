@@ -21,7 +21,10 @@ import bson
 from pydantic import BaseModel
 
 from mdocument import binding
+from mdocument.annotations import is_class
 from mdocument.cascade import sync_copies
+from mdocument.collections_setup import check_views, create_collections
+from mdocument.deletes import CHUNK
 from mdocument.driver import Database, Driver, IndexModel, OperationFailure, Session, driver_of
 from mdocument.exceptions import DocumentException, WrongModelFieldType
 from mdocument.filters import compile_filter
@@ -49,7 +52,7 @@ _INDEX_CONFLICTS = {85, 86}
 
 def _bson_type(item: Any) -> str | None:
     """The ``$type`` alias of the values of a Python type, for partial index filters."""
-    if not isinstance(item, type):
+    if not is_class(item):
         return None
     if issubclass(item, enum.Enum):
         values: set[type[Any]] = {type(member.value) for member in item}
@@ -141,13 +144,16 @@ class Registry:
         self.supports_transactions = False
         self.transaction_deadline: float = 10.0
         """Seconds a transaction is retried for on write conflicts before it gives up."""
+        self.cascade_chunk: int = CHUNK
+        """Documents per transaction of a delete: a larger cascade runs as a chunked job
+        (see :mod:`mdocument.deletes`). ``init(..., cascade_chunk=...)`` sets it."""
         self._parent_locks: dict[tuple[str, Any], tuple[asyncio.Lock, int]] = {}
         self.pause_hook: Callable[[str, Any], Awaitable[None]] | None = None
         """Test-only: awaited at named points of a write, so that a test can interleave two
         writers deterministically (``"checked"``: a child's references were checked and
         guarded, before its write; ``"written"``: a parent was written, before its copies are
         rewritten or its cascade runs; ``"planned"``: a delete's cascade was planned, before
-        its first write)."""
+        its first write; ``"chunk"``: a chunk of a chunked delete committed)."""
         self.repositories: dict[type[Document], Repository[Any]] = {
             document: Repository(
                 self,
@@ -186,11 +192,18 @@ class Registry:
             ) from exc
 
     async def prepare(self, *, create_indexes: bool) -> None:
-        """Ask the server what it supports and create the indexes of every document."""
+        """Ask the server what it supports and create the indexes of every document.
+
+        Views and time-series collections are created first (see
+        :mod:`mdocument.collections_setup`); views get no indexes.
+        """
+        check_views(self)
         await self._detect_transactions()
+        await create_collections(self)
         indexes = {
             repository: index_models(repository.mapping, self.graph.outgoing(document))
             for document, repository in self.repositories.items()
+            if repository.mapping.view is None
         }
         for repository, models in indexes.items():
             repository.index_keys = {
@@ -354,6 +367,7 @@ async def init(
     create_indexes: bool = True,
     validators: bool = False,
     strict: bool = False,
+    cascade_chunk: int = CHUNK,
 ) -> Registry:
     """Register documents on a database: validate them, create their indexes, bind them.
 
@@ -367,6 +381,8 @@ async def init(
         strict: do not make this registry the default: outside ``with registry.use():``
             documents then have no registry and raise ``NotInitializedError`` instead of
             writing into the most recent one (for one database per tenant).
+        cascade_chunk: documents per transaction of a delete; a cascade that deletes more
+            runs as a chunked, resumable job (see "Large cascades" in the operations guide).
 
     Returns:
         The :class:`Registry`. Outside any ``use()``, documents use the registry of the most
@@ -375,6 +391,9 @@ async def init(
     """
     driver = driver_of(database)
     registry = Registry(database, _check_documents(models), driver)
+    if cascade_chunk < 1:
+        raise ValueError(f"cascade_chunk is at least 1, not {cascade_chunk}")
+    registry.cascade_chunk = cascade_chunk
     await registry.prepare(create_indexes=create_indexes)
     if validators:
         await apply_validators(registry)

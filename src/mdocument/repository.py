@@ -11,12 +11,14 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import bson
+from pydantic import ValidationError
 
 from mdocument import journal
 from mdocument.batching import find_by_ids, find_ids
-from mdocument.cascade import plan_delete, sync_copies
+from mdocument.cascade import sync_copies
 from mdocument.changes import (
     RAW,
+    REGISTRY,
     REVISION_FIELD,
     STORED,
     RegistryRef,
@@ -28,7 +30,9 @@ from mdocument.changes import (
     set_registry,
     set_revision,
 )
+from mdocument.cleanup import undo_partial_insert
 from mdocument.codec import decode, encode
+from mdocument.deletes import cascade_delete
 from mdocument.driver import BulkWriteError, DuplicateKeyError
 from mdocument.duplicates import duplicate_error
 from mdocument.exceptions import DuplicateError, NotFoundError, RevisionConflict
@@ -36,7 +40,6 @@ from mdocument.forms import baseline, checked_form, normalized, parse_id, shared
 from mdocument.integrity import (
     check_ids,
     check_references,
-    guard_parents,
     in_transaction,
     referenced_ids,
     refuse_copied_paths,
@@ -44,6 +47,7 @@ from mdocument.integrity import (
 )
 from mdocument.masking import mask_filter
 from mdocument.names import STORED_ID
+from mdocument.shards import refuse_shard_key_change, shard_filter
 
 if TYPE_CHECKING:
     from mdocument.binding import Scope as Registry
@@ -93,6 +97,27 @@ class Repository(Generic[D]):
         shared = self.shared_names
         loaded(document, baseline(raw, shared) if shared else raw, self._ref, revision)
         return document
+
+    def load_all(self, raws: list[dict[str, Any]]) -> list[D]:
+        """Instances of many stored documents: :meth:`load` without a call per document."""
+        if self.revisioned or self.shared_names:
+            return [self.load(raw) for raw in raws]
+        validate, ref = self.document.model_validate, self._ref
+        documents: list[D] = []
+        try:
+            for raw in raws:
+                document = validate(raw)
+                private = document.__pydantic_private__
+                state = {STORED: raw, RAW: True, REGISTRY: ref}
+                if private is None:
+                    object.__setattr__(document, "__pydantic_private__", state)
+                else:
+                    private.update(state)
+                documents.append(document)
+        except ValidationError:
+            decode(self.mapping, raws[len(documents)])  # raises the error naming the document
+            raise
+        return documents
 
     def stored_form(self, document: D) -> dict[str, Any] | None:
         """The stored form of ``document`` at its last load or save; ``None`` if never stored."""
@@ -183,6 +208,9 @@ class Repository(Generic[D]):
     async def _update(
         self, document: D, baseline: dict[str, Any], stored: dict[str, Any], session: Session | None
     ) -> None:
+        shard = shard_filter(self.mapping, baseline)
+        if shard:  # refused before anything is sent; then every update names the shard key
+            refuse_shard_key_change(self.mapping, baseline, stored)
         first = diff(baseline, stored)
         touched = first.top_level()
         edges = [edge for edge in self.outgoing if edge.field.stored in touched]
@@ -199,7 +227,7 @@ class Repository(Generic[D]):
             if not changes:
                 return
             spec = changes.update_spec()
-            target: dict[str, Any] = {STORED_ID: document.id}
+            target: dict[str, Any] = {STORED_ID: document.id, **shard}
             if revision:
                 # A document stored before Meta.revision was turned on has no counter yet.
                 target[revision] = expected or {"$in": [None, 0]}
@@ -316,7 +344,7 @@ class Repository(Generic[D]):
                 await self.collection.insert_many(rows, session=in_session)
             except BaseException as exc:
                 if not in_transaction(in_session):
-                    await self._undo_partial_insert(rows, exc, in_session)
+                    await undo_partial_insert(self.collection, rows, exc, in_session)
                 raise
 
         await self._write(lambda: self.registry.atomic(insert, session))
@@ -328,33 +356,6 @@ class Repository(Generic[D]):
                 await document.after_save()
         return batch
 
-    async def _undo_partial_insert(
-        self, stored: list[dict[str, Any]], error: BaseException, session: Session | None
-    ) -> None:
-        """Delete what a failed ordered ``insert_many`` wrote, and nothing else.
-
-        Without transactions the insert may have written a prefix of the batch. An id that
-        collided belongs to a document stored before this call (a retried call, or a batch
-        holding a stored document's id): it must survive, so deleting by the batch's ids is
-        wrong. The server reports where the ordered insert stopped; when it cannot say (the
-        connection dropped), only documents equal to this call's own are deleted.
-        """
-        if isinstance(error, BulkWriteError):
-            errors: list[dict[str, Any]] = error.details.get("writeErrors") or []
-            written: int = min((int(e["index"]) for e in errors), default=len(stored))
-            ids = [form[STORED_ID] for form in stored[:written]]
-            if ids:
-                await self.collection.delete_many({STORED_ID: {"$in": ids}}, session=session)
-            return
-        # Whole-document equality, as a literal so that no stored key acts as an operator.
-        await self.collection.delete_many(
-            {
-                STORED_ID: {"$in": [form[STORED_ID] for form in stored]},
-                "$expr": {"$in": ["$$ROOT", {"$literal": stored}]},
-            },
-            session=session,
-        )
-
     async def delete(self, document: D, session: Session | None) -> None:
         """Delete a stored document and apply the rules of the relations that refer to it."""
         if "before_delete" in self.hooks:
@@ -362,7 +363,9 @@ class Repository(Generic[D]):
         if self.incoming:
             await self._cascade({STORED_ID: document.id}, session, ids=[document.id])
         else:
-            result = await self.collection.delete_one({STORED_ID: document.id}, session=session)
+            shard = shard_filter(self.mapping, self.stored_form(document))
+            target = {STORED_ID: document.id, **shard}
+            result = await self.collection.delete_one(target, session=session)
             if result.deleted_count == 0:
                 raise self.not_found({STORED_ID: document.id})
         remember(document, None, raw=False)
@@ -378,34 +381,12 @@ class Repository(Generic[D]):
     ) -> int:
         """Delete the matching documents and apply the rules of the relations to them.
 
-        With ``ids``, those documents are deleted, and they must all exist.
+        With ``ids``, those documents are deleted, and they must all exist. See
+        :mod:`mdocument.deletes`: in one transaction, or as a chunked job when it is large.
         """
-
-        async def work(in_session: Session | None) -> int:
-            roots = ids if ids is not None else await find_ids(self.collection, filter, in_session)
-            if not roots:
-                return 0
-            atomic = in_transaction(in_session)
-            if atomic:
-                # The parents first: a child create that relies on one of them now conflicts
-                # and waits, so a steady flow of creates cannot starve a long cascade.
-                await guard_parents(self.registry, self.document, set(roots), in_session)
-                await self.registry.pause("written", self.document)
-            plan = await plan_delete(self.registry, {self.document: roots}, in_session)
-            await self.registry.pause("planned", self.document)
-            entry = None
-            if not atomic and len(plan.writes) > 1:
-                entry = await journal.start(
-                    self.registry.store, "delete", self.mapping.collection, roots, in_session
-                )
-            deleted = await plan.execute(in_session)
-            if entry is not None:
-                await journal.finish(self.registry.store, entry, in_session)
-            if ids is not None and deleted < len(ids):
-                raise self.not_found(filter)  # inside the transaction: nothing is kept
-            return deleted
-
-        return await self.registry.atomic(work, session)
+        return await cascade_delete(
+            self.registry, self.document, filter, session, ids=ids, not_found=self.not_found
+        )
 
     async def delete_many(self, filter: Mapping[str, Any], session: Session | None) -> int:
         """Delete every document matching a compiled filter, cascades included.

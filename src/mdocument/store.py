@@ -45,7 +45,15 @@ from mdocument.codec import codec_options
 from mdocument.driver import Collection, Database, Driver, Session
 from mdocument.exceptions import TransactionConflict
 
-__all__ = ["Store", "StoreCollection", "StoreCursor", "Tracer", "in_store", "retries"]
+__all__ = [
+    "Store",
+    "StoreChangeStream",
+    "StoreCollection",
+    "StoreCursor",
+    "Tracer",
+    "in_store",
+    "retries",
+]
 
 T = TypeVar("T")
 
@@ -227,6 +235,42 @@ class StoreCursor:
                     await closing
 
 
+class StoreChangeStream:
+    """A change stream of one collection, opened and read inside the store."""
+
+    def __init__(self, store: Store, collection: str, start: Callable[[], Awaitable[Any]]) -> None:
+        self._store = store
+        self._collection = collection
+        self._start = start
+        self._stream: Any = None
+
+    async def open(self) -> None:
+        """Open the stream on the server (events after this point are delivered)."""
+        if self._stream is None:
+            with self._store.traced("watch", self._collection):
+                self._stream = await self._start()
+
+    @property
+    def resume_token(self) -> Any:
+        """The token of the last event read (or of the stream's start), for ``resume_after``."""
+        return None if self._stream is None else self._stream.resume_token
+
+    async def next(self) -> dict[str, Any]:
+        """The next event, waiting for it."""
+        await self.open()
+        with self._store.traced("fetch", self._collection):
+            event: dict[str, Any] = await self._stream.next()
+            return event
+
+    async def close(self) -> None:
+        """Close the stream on the server."""
+        if self._stream is not None:
+            with self._store.traced("close", self._collection):
+                closing = self._stream.close()
+                if asyncio.iscoroutine(closing):
+                    await closing
+
+
 class StoreCollection:
     """One collection: the driver's collection methods mdocument uses, traced."""
 
@@ -252,6 +296,14 @@ class StoreCollection:
             self.store,
             self.name,
             lambda: self._raw.aggregate(list(pipeline), session=session, **kwargs),
+        )
+
+    def watch(self, pipeline: Sequence[Mapping[str, Any]], **kwargs: Any) -> StoreChangeStream:
+        """A change stream (``watch``, as the driver takes it); opened by its first read."""
+        return StoreChangeStream(
+            self.store,
+            self.name,
+            lambda: self.store.driver.open_change_stream(self._raw, list(pipeline), **kwargs),
         )
 
     async def find_one(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:

@@ -128,7 +128,7 @@ def bare_object_id(annotation: Any, _seen: set[int] | None = None) -> str | None
         # serializer) is a schema for it: only the bare class is refused.
         inner, *metadata = get_args(annotation)
         return None if inner is bson.ObjectId and metadata else bare_object_id(inner, seen)
-    if isinstance(annotation, type):
+    if isinstance(annotation, type) and get_origin(annotation) is None:
         fields: Mapping[str, Any] | None = getattr(annotation, "__pydantic_fields__", None)
         if fields is None or id(annotation) in seen:
             return None

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 from pydantic import BaseModel
 
-from mdocument.annotations import shape_of
+from mdocument.annotations import is_class, shape_of
 from mdocument.exceptions import WrongValueType
 from mdocument.expressions import Raw
 from mdocument.paths import PathSpec, literal, path_of
@@ -55,7 +55,7 @@ def _unset(spec: PathSpec, value: Any, operator: str) -> Any:
 
 def _number(spec: PathSpec, value: Any, operator: str) -> Any:
     kind = shape_of(spec.annotation).item
-    numeric = isinstance(kind, type) and issubclass(kind, (int, float, decimal.Decimal))
+    numeric = is_class(kind) and issubclass(kind, (int, float, decimal.Decimal))
     if not spec.free and (kind is bool or not numeric or spec.many):
         raise spec.wrong_value(value, f"{operator} works on number fields")
     return spec.check(value)

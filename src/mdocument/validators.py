@@ -74,8 +74,9 @@ _NUMBERS = ["double", "int", "long"]
 HIDDEN_FIELDS: dict[str, dict[str, Any]] = {
     "_mdocument_guard": {"bsonType": _INTEGERS},  # integrity.GUARD_FIELD: a counter in parents
     "_revision": {"bsonType": _INTEGERS},  # changes.REVISION_FIELD: Meta.revision = True
+    "_mdocument_deleting": {"bsonType": "objectId"},  # integrity.DELETING_FIELD: chunked deletes
 }
-"""Fields mdocument writes into stored documents besides the declared ones: allowed, as ints."""
+"""Fields mdocument writes into stored documents besides the declared ones, and their types."""
 
 _NAMESPACE_NOT_FOUND = 26
 _UNION_ORIGINS: tuple[Any, ...] = (Union, types.UnionType)
@@ -318,6 +319,8 @@ async def validator_changes(
     """
     changes: list[ValidatorChange] = []
     for document in documents or registry.documents:
+        if document.__mdocument_mapping__.view is not None:
+            continue  # a view holds no documents of its own
         collection = document.__mdocument_mapping__.collection
         info = await _collection_info(registry, collection)
         options: dict[str, Any] = (info or {}).get("options", {})

@@ -17,6 +17,7 @@ import bson
 from pydantic import StringConstraints
 from pydantic.fields import FieldInfo
 
+from mdocument.annotations import is_class
 from mdocument.fields import FieldSpec
 from mdocument.masks import SENSITIVE_PLACEHOLDER
 from mdocument.types import ObjectId
@@ -168,7 +169,7 @@ def type_name(annotation: Any) -> str:
     """A short readable name of an annotation, for messages."""
     while get_origin(annotation) is Annotated:
         annotation = get_args(annotation)[0]
-    if isinstance(annotation, type) and not get_args(annotation):
+    if is_class(annotation):
         return annotation.__name__
     return repr(annotation).replace("typing.", "").replace("bson.objectid.", "")
 
