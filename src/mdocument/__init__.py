@@ -13,6 +13,7 @@ synced copies, and :func:`init` binds the documents to a database::
     ada = await User.create(name="Ada", password_hash="...")
 """
 
+from mdocument.binding import CrossRegistryWrite
 from mdocument.check import Report, check
 from mdocument.document import Document
 from mdocument.exceptions import (
@@ -80,6 +81,7 @@ __all__ = [
     "Change",
     "ChangeStream",
     "CopiedFieldWrite",
+    "CrossRegistryWrite",
     "DeletePreview",
     "DeleteRestricted",
     "Document",
