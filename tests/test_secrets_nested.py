@@ -8,7 +8,15 @@ import pytest
 from fastapi import FastAPI
 from pydantic import AnyUrl, BaseModel, model_validator
 
-from mdocument import Document, Field, WrongModelFieldType, WrongValueType, init
+from mdocument import (
+    Document,
+    Field,
+    ObjectId,
+    Synced,
+    WrongModelFieldType,
+    WrongValueType,
+    init,
+)
 from mdocument.fastapi import add_exception_handlers
 from mdocument.masking import mask_at, mask_filter
 
@@ -294,3 +302,36 @@ def test_the_openapi_response_schema_admits_the_placeholder():
     number = schemas["Card-Output"]["properties"]["number"]
     assert "pattern" not in number
     assert schemas["Card-Input"]["properties"]["number"]["pattern"] == r"^[0-9a-z-]+$"
+
+
+class Holder(Document):
+    name: str
+    pin: str = Field(sensitive=True)
+
+
+class HolderCard(Synced[Holder]):
+    id: ObjectId
+    name: str
+    pin: str = Field(sensitive=True)
+
+
+class Badge(Document):
+    holder: HolderCard
+
+
+async def test_a_copy_refreshed_from_a_stored_parent_that_no_longer_fits_is_named_and_masked(
+    mongodb_database,
+):
+    await init(mongodb_database, models=[Holder, Badge])
+    holder = await Holder.create(name="Ada", pin="1234")
+    # Another program stores a value the class cannot hold, in a copied sensitive field.
+    await mongodb_database["holder"].update_one({"_id": holder.id}, {"$set": {"pin": 98765}})
+    with pytest.raises(WrongValueType) as caught:
+        await Badge.create(holder=HolderCard.of(holder))
+    message = str(caught.value)
+    assert "Holder" in message
+    assert str(holder.id) in message
+    assert "pin" in message
+    assert "98765" not in message
+    assert "1234" not in message
+    assert await mongodb_database["badge"].count_documents({}) == 0
