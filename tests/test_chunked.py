@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pymongo.errors import OperationFailure
@@ -225,3 +226,29 @@ async def test_a_process_killed_mid_job_is_completed_by_check(server):
     }  # fmt: skip
     assert await dangling(database) == []
     assert await Author.get(ada.id) is None
+
+
+async def test_a_child_under_any_document_of_a_running_job_is_refused(server):
+    database, _ = server
+    registry = await init(database, models=MODELS, cascade_chunk=10)
+    author = await tree("ada", posts=12, comments=2)
+    posts = [post.id for post in await Post.many(Post.author_id == author.id)]
+    created: list[Any] = []
+
+    async def pause(point: str, subject: Any) -> None:
+        if point == "chunk" and not created:
+            # The job is under way: its comments go first, its posts later. A comment under
+            # one of those posts, not deleted yet, must be refused, not left dangling.
+            remaining = [post for post in posts if await Post.get(post) is not None]
+            assert remaining
+            try:
+                created.append(await Comment.create(post_id=remaining[-1]))
+            except ParentBeingDeleted as exc:
+                created.append(exc)
+
+    registry.pause_hook = pause
+    await author.delete()
+    registry.pause_hook = None
+    assert isinstance(created[0], ParentBeingDeleted), created
+    assert await dangling(database) == []
+    assert await database["post"].count_documents({}) == 0

@@ -88,3 +88,40 @@ def test_an_unknown_shard_key_field_is_refused():
 
             class Meta:
                 shard_key = "name"
+
+
+class Order(Document):
+    tenant_id: Ref[Tenant]  # the edge's field is the child's shard key
+
+    class Meta:
+        shard_key = ("tenant_id",)
+
+
+class Line(Document):
+    order_id: Ref[Order]  # a child of the orders, sharded by something else
+
+    class Meta:
+        shard_key = ("sku",)
+
+    sku: str = "x"
+
+
+async def test_a_cascade_carries_the_shard_key_where_the_edge_is_part_of_it(database, commands):
+    await init(database, models=[Tenant, Order, Line])
+    acme = await Tenant.create(name="acme")
+    orders = [await Order.create(tenant_id=acme.id) for _ in range(3)]
+    for order in orders:
+        await Line.create(order_id=order.id)
+    commands.clear()
+    await acme.delete()
+    deletes = {
+        command["delete"]: [statement["q"] for statement in command["deletes"]]
+        for command in commands.of("delete")
+    }
+    [order_filter] = deletes["order"]
+    assert order_filter["tenant_id"] == {"$in": [acme.id]}  # routed to acme's shards
+    assert set(order_filter["_id"]["$in"]) == {order.id for order in orders}
+    [line_filter] = deletes["line"]  # Line's edge field is not its shard key: by filter only
+    assert "sku" not in line_filter
+    assert await Order.count() == 0
+    assert await Line.count() == 0

@@ -220,8 +220,12 @@ class _Planner:
             return
         self.deleting[child].update(found)
         frontier[child].update(found)
+        # Where the edge's field is part of the child's shard key, the delete carries it too:
+        # a cluster then routes it to the shards that hold those children only.
+        targeted = filter if edge.id_path in child.__mdocument_mapping__.shard_key else {}
         for part in chunks(found):
-            level.deletes.append(_Write(child, collection, {STORED_ID: _in(part)}, edge=edge))
+            ids = {**targeted, STORED_ID: _in(part)}
+            level.deletes.append(_Write(child, collection, ids, edge=edge))
 
     async def plan(self, roots: Mapping[type[Document], Sequence[Any]]) -> DeletePlan:
         root_level = _Level()

@@ -15,8 +15,9 @@ as a job:
    write): from then on a child create or a reference to them is refused with
    :class:`~mdocument.ParentBeingDeleted`, and a transaction that guarded one of them before
    conflicts with the mark;
-2. the delete is planned again (the children created before the mark are seen), and the plan's
-   writes run in their order, children first, each split into chunks of at most
+2. the delete is planned, and every planned document that others may refer to is marked too,
+   then planned again until nothing new appears (children created before a mark are seen);
+   then the plan's writes run in their order, children first, each split into chunks of at most
    ``cascade_chunk`` documents, each chunk in its own transaction where the server has them,
    with the entry's ``chunks`` counter increased in the same transaction;
 3. the roots go last, then the entry.
@@ -47,6 +48,9 @@ __all__ = ["CHUNK", "cascade_delete", "delete_in_chunks", "planned_documents"]
 
 CHUNK = 1000
 """The default ``registry.cascade_chunk``: documents per chunk, as MongoDB advises."""
+
+# Rounds of marking and planning before a chunked delete runs what it has (see _plan_marked).
+_MARKING_ROUNDS = 5
 
 
 class _TooLarge(Exception):
@@ -154,12 +158,13 @@ async def delete_in_chunks(
         {STORED_ID: {"$in": roots}}, {"$set": {DELETING_FIELD: entry["_id"]}}, session=session
     )
     if must_exist and marked.matched_count < len(roots):
-        await _abandon(registry, document, roots, entry, session)
+        await _abandon(registry, {document: set(roots)}, entry, session)
         return None
+    marks: dict[type[Document], set[Any]] = {document: set(roots)}
     try:
-        plan = await plan_delete(registry, {document: roots}, session)
+        plan = await _plan_marked(registry, document, roots, entry, marks, session, size)
     except BaseException:
-        await _abandon(registry, document, roots, entry, session)
+        await _abandon(registry, marks, entry, session)
         raise
     root_writes = set(map(id, plan.levels[0].deletes))
     deleted = 0
@@ -189,18 +194,58 @@ async def delete_in_chunks(
     return deleted
 
 
-async def _abandon(
+async def _plan_marked(
     registry: Registry,
     document: type[Document],
     roots: list[Any],
     entry: journal.Entry,
+    marks: dict[type[Document], set[Any]],
+    session: Session | None,
+    size: int,
+) -> DeletePlan:
+    """Plan the delete, marking every planned document that others may refer to first.
+
+    A child created under any document of the job (a comment under one of the posts being
+    deleted) must be refused while the job runs, or it would be left referring to a deleted
+    document. So every planned document of a class that others refer to is marked as being
+    deleted, and the delete planned again: the children created before a mark are seen by the
+    new plan, and none can be created after it. Until the planned documents are all marked
+    (a few rounds: only children created meanwhile add to them).
+    """
+    for _ in range(_MARKING_ROUNDS):
+        plan = await plan_delete(registry, {document: roots}, session)
+        new = {
+            child: ids - marks.get(child, set())
+            for child, ids in plan.deleting.items()
+            if registry.graph.incoming(child) and ids - marks.get(child, set())
+        }
+        if not new:
+            return plan
+        for child, ids in new.items():
+            collection = registry.repository(child).collection
+            for part in _slices(sorted(ids), size):
+                await collection.update_many(
+                    {STORED_ID: {"$in": part}},
+                    {"$set": {DELETING_FIELD: entry["_id"]}},
+                    session=session,
+                )
+            marks.setdefault(child, set()).update(ids)
+    return await plan_delete(registry, {document: roots}, session)
+
+
+async def _abandon(
+    registry: Registry,
+    marks: Mapping[type[Document], set[Any]],
+    entry: journal.Entry,
     session: Session | None,
 ) -> None:
-    """Undo the mark and the entry of a chunked delete that wrote nothing else."""
-    collection = registry.repository(document).collection
-    await collection.update_many(
-        {STORED_ID: {"$in": roots}, DELETING_FIELD: entry["_id"]},
-        {"$unset": {DELETING_FIELD: ""}},
-        session=session,
-    )
+    """Undo the marks and the entry of a chunked delete that deleted nothing."""
+    for marked, ids in marks.items():
+        collection = registry.repository(marked).collection
+        for part in _slices(sorted(ids), max(1, registry.cascade_chunk)):
+            await collection.update_many(
+                {STORED_ID: {"$in": part}, DELETING_FIELD: entry["_id"]},
+                {"$unset": {DELETING_FIELD: ""}},
+                session=session,
+            )
     await journal.finish(registry.store, entry, session)
