@@ -31,7 +31,7 @@ LAYERS: dict[int, set[str]] = {
         "cascade", "integrity", "loading", "repository", "query", "registry",
         "check", "check_report", "validators", "plans", "deletes", "watch", "collections_setup",
     },
-    6: {"document", "tenants"},
+    6: {"document", "tenants", "collection", "bulk"},
     7: {
         "__init__", "export", "inputs", "fastapi", "cli", "cli_common", "_cli", "cli_check",
         "cli_schema", "cli_migrate", "index_diff", "migrations", "migration_lock", "testing",

@@ -14,7 +14,9 @@ synced copies, and :func:`init` binds the documents to a database::
 """
 
 from mdocument.binding import CrossRegistryWrite
+from mdocument.bulk import Bulk, bulk
 from mdocument.check import Report, check
+from mdocument.collection import Collection, collection
 from mdocument.document import Document
 from mdocument.exceptions import (
     CopiedFieldWrite,
@@ -36,6 +38,7 @@ from mdocument.exceptions import (
     TransactionConflict,
     UnknownModelField,
     WrongModelFieldType,
+    WrongQueryType,
     WrongValueType,
 )
 from mdocument.export import export
@@ -78,8 +81,10 @@ __version__ = "5.0.0"  # the same as pyproject.toml; PyPI's unrelated `mdocument
 __all__ = [
     "REVEAL",
     "SENSITIVE_PLACEHOLDER",
+    "Bulk",
     "Change",
     "ChangeStream",
+    "Collection",
     "CopiedFieldWrite",
     "CrossRegistryWrite",
     "DeletePreview",
@@ -123,10 +128,13 @@ __all__ = [
     "TransactionConflict",
     "UnknownModelField",
     "WrongModelFieldType",
+    "WrongQueryType",
     "WrongValueType",
     "and_",
     "asc",
+    "bulk",
     "check",
+    "collection",
     "configure_page_tokens",
     "contains",
     "desc",

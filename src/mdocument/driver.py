@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, TypeVar
 
-from pymongo import AsyncMongoClient, IndexModel, UpdateMany, UpdateOne, monitoring
+from pymongo import AsyncMongoClient, IndexModel, InsertOne, UpdateMany, UpdateOne, monitoring
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -37,6 +37,7 @@ __all__ = [
     "Driver",
     "DuplicateKeyError",
     "IndexModel",
+    "InsertOne",
     "InvalidURI",
     "OperationFailure",
     "PyMongoError",

@@ -33,6 +33,7 @@ __all__ = [
     "TransactionConflict",
     "UnknownModelField",
     "WrongModelFieldType",
+    "WrongQueryType",
     "WrongValueType",
 ]
 
@@ -139,6 +140,14 @@ class UnknownModelField(DocumentException):
 
 class WrongModelFieldType(DocumentException):
     """A field's type does not fit its metadata (found when the class is built or at ``init``)."""
+
+
+class WrongQueryType(DocumentException, TypeError):
+    """A query that is neither a field expression, a dict in MongoDB syntax, nor ``None``.
+
+    The 2020 client's ``WrongQueryType``; a ``TypeError`` too. ``error.document`` is the class
+    queried; the message names the type given (a list, a str, a bool built from an instance...).
+    """
 
 
 class WrongValueType(DocumentException):

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from mdocument.annotations import naive_datetime_at
 from mdocument.codec import encode_value
+from mdocument.exceptions import WrongQueryType
 from mdocument.expressions import Expression, FieldPath, SortKey, spec_of
 from mdocument.paths import PathSpec, is_operator_document, naive_error, path_of
 
@@ -75,15 +76,17 @@ def compile_filter(mapping: DocumentMapping, query: Query) -> dict[str, Any]:
         check_document(mapping, query.document)
         return query.to_filter()
     if isinstance(query, bool):
-        raise TypeError(
+        raise WrongQueryType(
             f"a {mapping.document.__name__} query got a bool ({query}): conditions are built "
-            f"from the class ({mapping.document.__name__}.field > 3), not from an instance"
+            f"from the class ({mapping.document.__name__}.field > 3), not from an instance",
+            document=mapping.document,
         )
     if isinstance(query, Mapping):  # pyright: ignore[reportUnnecessaryIsInstance]
         return _compile_mapping(mapping, query)
-    raise TypeError(
+    raise WrongQueryType(
         f"a {mapping.document.__name__} query is a condition (Doc.field == value) or a dict "
-        f"in MongoDB syntax, not {type(query).__name__}"
+        f"in MongoDB syntax, not {type(query).__name__}",
+        document=mapping.document,
     )
 
 

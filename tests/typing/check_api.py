@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from typing_extensions import assert_type
 
 from mdocument import (
+    Collection,
     DeletePreview,
     Document,
     Expression,
@@ -27,6 +28,7 @@ from mdocument import (
     SortKey,
     and_,
     asc,
+    collection,
     contains,
     desc,
     exists,
@@ -85,6 +87,21 @@ async def reads(user_id: bson.ObjectId, hex_id: str) -> None:
     assert_type(await User.many(User.age > 3), list[User])
     assert_type(await User.many({"age": {"$gt": 3}}, sort=desc(User.created)), list[User])
     assert_type(await User.count(User.age < 3), int)
+
+
+async def collections(user: User) -> None:
+    users = collection(User)
+    assert_type(users, Collection[User])
+    assert_type(await users.find(User.age > 3, sort="name", limit=2), list[User])
+    assert_type(await users.find_one({"name": "Ada"}), User | None)
+    assert_type(await users.insert_one(user), User)
+    assert_type(await users.insert_many([user]), list[User])
+    assert_type(await users.update_one(User.age < 0, {"$set": {"age": 0}}), int)
+    assert_type(await users.update_many(User.age < 0, {"$set": {"age": 0}}), int)
+    assert_type(await users.delete_one(User.name == "Ada"), bool)
+    assert_type(await users.delete_many({"age": 0}), int)
+    assert_type(await users.count(), int)
+    assert_type(users.query(User.age > 3), QuerySet[User])
 
 
 async def query_sets() -> None:
