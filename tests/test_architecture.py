@@ -18,7 +18,8 @@ PACKAGE = Path(__file__).parent.parent / "src" / "mdocument"
 
 LAYERS: dict[int, set[str]] = {
     0: {"exceptions", "types", "annotations", "names", "masks"},
-    1: {"fields", "references", "indexes", "mapping", "masking", "kinds"},
+    1: {"fields", "references", "indexes", "mapping", "masking", "kinds", "soft",
+        "hierarchy"},
     2: {
         "codec", "changes", "forms", "value_types", "paths", "conditions", "expressions",
         "filters",
@@ -30,6 +31,7 @@ LAYERS: dict[int, set[str]] = {
     5: {
         "cascade", "integrity", "loading", "repository", "query", "registry",
         "check", "check_report", "validators", "plans", "deletes", "watch", "collections_setup",
+        "soft_deletes",
     },
     6: {"document", "tenants", "collection", "bulk"},
     7: {

@@ -47,6 +47,7 @@ from mdocument.integrity import check_references, guard_parents, in_transaction,
 from mdocument.kinds import refuse_write
 from mdocument.names import STORED_ID
 from mdocument.shards import refuse_shard_key_change, shard_filter
+from mdocument.soft import marked
 
 if TYPE_CHECKING:
     from mdocument.binding import Scope as Registry
@@ -234,6 +235,7 @@ class Bulk:
         for item in batch:  # the inserts, then the updates: one command of each
             if item.operation == "create":
                 row = {**item.stored, revision: 1} if revision else item.stored
+                row = marked(repository.document, row)  # Meta.soft_delete: _live
                 requests.append(InsertOne(row))
                 sent.append(item)
         updates: list[_Queued] = []

@@ -22,6 +22,7 @@ from pydantic import BaseModel, SecretBytes, SecretStr, ValidationError
 from pydantic_core import Url
 
 from mdocument.exceptions import RequiredFieldMissing, WrongValueType
+from mdocument.hierarchy import KIND_FIELD
 from mdocument.masking import mask_at
 from mdocument.names import ID_FIELD, STORED_ID
 
@@ -108,6 +109,9 @@ def encode(document: BaseModel, mapping: DocumentMapping) -> dict[str, Any]:
     # type is reported by the validation that follows every encoding before a write.
     data = document.model_dump(by_alias=True, exclude=mapping.not_stored, warnings=False)
     data[STORED_ID] = data.pop(ID_FIELD)
+    if mapping.kind is not None:  # a class of a polymorphic hierarchy stores its own kind
+        own: DocumentMapping = getattr(type(document), "__mdocument_mapping__", mapping)
+        data[KIND_FIELD] = own.kind
     return data
 
 

@@ -29,6 +29,7 @@ from mdocument.query import (
     compile_filter,
     compile_sort,
 )
+from mdocument.soft_deletes import restore
 from mdocument.watch import ChangeStream, Operation
 
 if TYPE_CHECKING:
@@ -255,22 +256,23 @@ class Document(DocumentBase):
 
     @overload
     async def delete(
-        self, *, session: Session | None = None, dry_run: Literal[False] = False
+        self, *, session: Session | None = None, dry_run: Literal[False] = False, hard: bool = False
     ) -> None: ...
 
     @overload
     async def delete(
-        self, *, session: Session | None = None, dry_run: Literal[True]
+        self, *, session: Session | None = None, dry_run: Literal[True], hard: bool = False
     ) -> DeletePreview: ...
 
     async def delete(
-        self, *, session: Session | None = None, dry_run: bool = False
+        self, *, session: Session | None = None, dry_run: bool = False, hard: bool = False
     ) -> DeletePreview | None:
         """Delete the document; raises ``Doc.NotFoundError`` if it is not stored.
 
         With ``dry_run=True`` nothing is written: the result is a
         :class:`~mdocument.plans.DeletePreview` of what the delete and its cascades would do
-        (a ``RESTRICT`` that would refuse it is reported there, not raised).
+        (a ``RESTRICT`` that would refuse it is reported there, not raised). A class with
+        ``Meta.soft_delete = True`` is soft-deleted, unless ``hard=True`` (see Soft delete).
         """
         refuse_write(type(self), "delete()")
         repository = self._own_repository()
@@ -279,8 +281,19 @@ class Document(DocumentBase):
                 return await preview_delete(
                     repository.registry, repository.document, [self.id], session
                 )
-            await repository.delete(self, session)
+            await repository.delete(self, session, soft=not hard)
         return None
+
+    async def restore(self, *, session: Session | None = None) -> Self:
+        """Restore this soft-deleted document and everything its deletion soft-deleted.
+
+        Documents soft-deleted by other deletions stay deleted. The instance is reloaded.
+        """
+        repository = self._own_repository()
+        with binding.use(repository.registry):
+            await restore(repository, self.id, session)
+            await repository.reload(self, session)
+        return self
 
     async def reload(self, *, session: Session | None = None) -> Self:
         """Replace the values of this instance with the stored ones."""

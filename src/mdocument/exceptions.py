@@ -24,6 +24,7 @@ __all__ = [
     "NotFoundError",
     "NotInitializedError",
     "ParentBeingDeleted",
+    "ParentSoftDeleted",
     "PrimaryKeyNotInSyncedFields",
     "ReadOnlyDocument",
     "RelationNotSet",
@@ -119,6 +120,16 @@ class ParentBeingDeleted(DocumentDoesntExist):
     before its first chunk; a child create, or a reference written to such a parent, is refused
     with this error instead of racing the job. It is a :class:`DocumentDoesntExist`: the parent
     is as good as gone. ``field`` names the reference, ``ids`` the parents being deleted.
+    """
+
+
+class ParentSoftDeleted(DocumentDoesntExist):
+    """A reference points to a soft-deleted document (``Meta.soft_delete = True``).
+
+    A child create, a reference written to a soft-deleted parent, or the restore of a document
+    whose parent was soft-deleted by another deletion is refused with this error; nothing is
+    written. It is a :class:`DocumentDoesntExist`: ``field`` names the reference, ``ids`` the
+    soft-deleted parents.
     """
 
 

@@ -18,6 +18,7 @@ from mdocument.annotations import naive_datetime_at
 from mdocument.codec import encode_value
 from mdocument.exceptions import WrongQueryType
 from mdocument.expressions import Expression, FieldPath, SortKey, spec_of
+from mdocument.hierarchy import kind_filter
 from mdocument.paths import PathSpec, is_operator_document, naive_error, path_of
 
 if TYPE_CHECKING:
@@ -70,6 +71,12 @@ def stored_spec(mapping: DocumentMapping, field: object) -> PathSpec:
 
 def compile_filter(mapping: DocumentMapping, query: Query) -> dict[str, Any]:
     """The filter to send to MongoDB: stored names, encoded values, unknown fields refused."""
+    kinds = kind_filter(mapping.document)  # a subclass in a hierarchy matches its subtree only
+    compiled = _compile_query(mapping, query)
+    return {**compiled, **kinds} if kinds else compiled
+
+
+def _compile_query(mapping: DocumentMapping, query: Query) -> dict[str, Any]:
     if query is None:
         return {}
     if isinstance(query, Expression):

@@ -11,7 +11,7 @@ the one holding the field.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, cast
 
 import bson
@@ -24,6 +24,7 @@ from mdocument.exceptions import (
     WrongModelFieldType,
 )
 from mdocument.fields import OnDelete, Relation, field_spec
+from mdocument.hierarchy import in_line, inherited_fields
 from mdocument.names import ID_FIELD
 from mdocument.synced import Synced
 
@@ -305,7 +306,10 @@ class Graph:
         builder = _Builder(documents)
         edges: list[Edge] = []
         for document in documents:
+            inherited = inherited_fields(document, documents)
             for field in document.__mdocument_mapping__.fields.values():
+                if field.name in inherited:
+                    continue  # the edge of the hierarchy's class that declares it covers it
                 edge = builder.edge(document, field)
                 if edge is not None:
                     edges.append(edge)
@@ -322,11 +326,30 @@ class Graph:
                         )
         self.nodes: tuple[type[Document], ...] = tuple(documents)
         self.edges: tuple[Edge, ...] = tuple(edges)
+        # In a class hierarchy, a class also has the edges of its ancestors' fields, and a
+        # relation to any class of its line covers it (see mdocument.hierarchy).
         self._incoming: dict[type[Document], tuple[Edge, ...]] = {
-            node: tuple(edge for edge in edges if edge.parent is node) for node in self.nodes
+            node: tuple(
+                edge if edge.parent is node else replace(edge, parent=node)
+                for edge in edges
+                if edge.parent is node or in_line(node, edge.parent)
+            )
+            for node in self.nodes
         }
         self._outgoing: dict[type[Document], tuple[Edge, ...]] = {
-            node: tuple(edge for edge in edges if edge.child is node) for node in self.nodes
+            node: tuple(
+                edge for edge in edges if edge.child is node or in_line(edge.child, node, up=True)
+            )
+            for node in self.nodes
+        }
+        self._synced: dict[type[Document], tuple[Edge, ...]] = {
+            node: tuple(
+                edge if edge.parent is node else replace(edge, parent=node)
+                for edge in edges
+                if edge.card is not None
+                and (edge.parent is node or in_line(edge.parent, node, up=True))
+            )
+            for node in self.nodes
         }
 
     def incoming(self, parent: type[Document]) -> tuple[Edge, ...]:
@@ -338,8 +361,8 @@ class Graph:
         return self._outgoing.get(child, ())
 
     def synced(self, parent: type[Document]) -> tuple[Edge, ...]:
-        """The edges holding copies of ``parent``."""
-        return tuple(edge for edge in self.incoming(parent) if edge.card is not None)
+        """The edges holding copies of ``parent`` (or of a class it is a subclass of)."""
+        return self._synced.get(parent, ())
 
     def edge(self, child: type[Document], field: str) -> Edge:
         """The edge of ``child.field``; :class:`RelationNotSet` if it is no relation."""

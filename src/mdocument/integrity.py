@@ -21,9 +21,12 @@ from mdocument.exceptions import (
     CopiedFieldWrite,
     DocumentDoesntExist,
     ParentBeingDeleted,
+    ParentSoftDeleted,
     WrongValueType,
 )
+from mdocument.hierarchy import KIND_FIELD, kind_filter, matches_kind
 from mdocument.names import ARRAY_SEGMENT, ID_FIELD, STORED_ID
+from mdocument.soft import LIVE_FIELD
 
 if TYPE_CHECKING:
     from mdocument.binding import Scope as Registry
@@ -134,8 +137,9 @@ async def _existing(
 ) -> dict[Any, Mapping[str, Any]]:
     """The stored parents among ``ids``, by id (``projection`` chooses the fields read)."""
     collection = registry.repository(parent).collection
+    projection = {**projection, KIND_FIELD: 1}  # in a hierarchy, only the parent's kinds count
     found = await find_by_ids(collection, list(ids), session, projection)
-    return {raw[STORED_ID]: raw for raw in found}
+    return {raw[STORED_ID]: raw for raw in found if matches_kind(parent, raw)}
 
 
 def _missing_error(edge: Edge, missing: Sequence[Any], written: str) -> DocumentDoesntExist:
@@ -172,6 +176,15 @@ def _refuse_absent(
     deleting = [item for item in ids if found[item].get(DELETING_FIELD) is not None]
     if deleting:
         raise _deleting_error(edge, deleting, written)
+    soft = [item for item in ids if found[item].get(LIVE_FIELD) is False]
+    if soft:
+        raise ParentSoftDeleted(
+            f"{edge.label} refers to {edge.parent.__name__} {', '.join(map(str, soft[:5]))}, "
+            f"which is soft-deleted ({written} was not written)",
+            document=edge.child,
+            field=edge.field.name,
+            ids=soft,
+        )
 
 
 def _by_parent(edges: Iterable[Edge]) -> dict[type[Document], list[Edge]]:
@@ -201,7 +214,7 @@ async def check_references(
         }
         if not wanted:
             continue
-        projection = {STORED_ID: 1, DELETING_FIELD: 1}
+        projection = {STORED_ID: 1, DELETING_FIELD: 1, LIVE_FIELD: 1}
         for edge in parent_edges:
             projection.update(dict.fromkeys(edge.copied, 1))
         copies = any(edge.card is not None for edge in parent_edges)
@@ -245,9 +258,10 @@ async def guard_parents(
     being deleted (:data:`DELETING_FIELD`) are neither written nor counted.
     """
     collection = registry.repository(parent).collection
-    target: dict[str, Any] = {STORED_ID: {"$in": list(ids)}}
+    target: dict[str, Any] = {STORED_ID: {"$in": list(ids)}, **kind_filter(parent)}
     if live:
         target[DELETING_FIELD] = None
+        target[LIVE_FIELD] = {"$ne": False}  # nor soft-deleted ones (Meta.soft_delete)
     result = await collection.update_many(target, {"$inc": {GUARD_FIELD: 1}}, session=session)
     return result.matched_count
 
@@ -265,7 +279,7 @@ async def check_ids(
             await guard_parents(registry, parent, wanted, session, live=True) == len(wanted)
         ):
             continue
-        projection = {STORED_ID: 1, DELETING_FIELD: 1}
+        projection = {STORED_ID: 1, DELETING_FIELD: 1, LIVE_FIELD: 1}
         found = await _existing(registry, parent, wanted, projection, session)
         for edge in parent_edges:
             _refuse_absent(edge, ids[edge], found, "the update")

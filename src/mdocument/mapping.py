@@ -32,6 +32,7 @@ from mdocument.exceptions import (
     WrongModelFieldType,
 )
 from mdocument.fields import FieldSpec, field_spec
+from mdocument.hierarchy import KIND_FIELD, kind_of, polymorphic_root
 from mdocument.indexes import Index
 from mdocument.kinds import TimeSeries, View, time_series_of, view_of
 from mdocument.masking import sensitive_path
@@ -142,6 +143,11 @@ class DocumentMapping:
         self.collection: str = getattr(meta, "collection", None) or collection_name(
             document.__name__
         )
+        root = polymorphic_root(document)
+        self.kind: str | None = kind_of(document) if root is not None else None
+        """The stored discriminator of a class of a hierarchy (see :mod:`mdocument.hierarchy`)."""
+        if root is not None and root is not document:  # a subclass shares the root's collection
+            self.collection = root.__dict__["__mdocument_mapping__"].collection
         self.fields: dict[str, FieldMapping] = {}
         for name, info in document.__pydantic_fields__.items():
             if info.exclude:
@@ -208,6 +214,8 @@ class DocumentMapping:
         """The stored names, when every field holds values BSON stores as they are (strings,
         numbers, ObjectIds, datetimes... and lists or dicts of them): a stored document is then
         its own stored form, with no validation to normalize it."""
+        if self.native_names is not None and self.kind is not None:
+            self.native_names |= {KIND_FIELD}
         self.assignment_only: bool = bool(document.model_config.get("validate_assignment")) and all(
             immutable(field.info.annotation) for field in self.fields.values()
         )

@@ -38,6 +38,8 @@ from mdocument.pagination import (
 from mdocument.paths import PathSpec, path_of
 from mdocument.plans import DeletePreview, preview_delete
 from mdocument.projection import Projection, projection_of
+from mdocument.soft import hidden, is_soft, shown
+from mdocument.soft_deletes import soft_delete
 from mdocument.updates import Update, compile_update
 
 if TYPE_CHECKING:
@@ -103,7 +105,7 @@ class QuerySet(Generic[T]):
         self: QuerySet[D], document: type[D], query: Query = None, *, session: Session | None = None
     ) -> None:
         self._document: type[Document] = document
-        self._filter = compile_filter(document.__mdocument_mapping__, query)
+        self._filter = hidden(document, compile_filter(document.__mdocument_mapping__, query))
         self._sort: list[tuple[str, int]] | None = None
         self._skip = 0
         self._limit = 0
@@ -122,6 +124,10 @@ class QuerySet(Generic[T]):
         return self._filter
 
     # -- refining ---------------------------------------------------------------------------
+
+    def with_deleted(self) -> Self:
+        """Include soft-deleted documents (``Meta.soft_delete = True``; see Soft delete)."""
+        return self._copy(_filter=shown(self._filter))
 
     def sort(self, *keys: str | tuple[str, int] | SortKey) -> Self:
         """Order by fields: ``sort(desc(Post.created), asc(Post.title))``, ``sort("-created")``."""
@@ -245,16 +251,17 @@ class QuerySet(Generic[T]):
         return await repository.update_many(self._filter, compiled, self._session)
 
     @overload
-    async def delete(self, *, dry_run: Literal[False] = False) -> int: ...
+    async def delete(self, *, dry_run: Literal[False] = False, hard: bool = False) -> int: ...
 
     @overload
-    async def delete(self, *, dry_run: Literal[True]) -> DeletePreview: ...
+    async def delete(self, *, dry_run: Literal[True], hard: bool = False) -> DeletePreview: ...
 
-    async def delete(self, *, dry_run: bool = False) -> int | DeletePreview:
+    async def delete(self, *, dry_run: bool = False, hard: bool = False) -> int | DeletePreview:
         """Delete every matching document (running its relations' cascades); the number deleted.
 
         With ``dry_run=True`` nothing is written: the result is a
-        :class:`~mdocument.plans.DeletePreview` of what the delete would do.
+        :class:`~mdocument.plans.DeletePreview` of what the delete would do. A class with
+        ``Meta.soft_delete = True`` is soft-deleted, unless ``hard=True``.
         """
         self._whole("delete")
         refuse_write(self._document, "find().delete()")
@@ -262,6 +269,8 @@ class QuerySet(Generic[T]):
         if dry_run:
             ids = await find_ids(repository.collection, self._filter, self._session)
             return await preview_delete(repository.registry, self._document, ids, self._session)
+        if not hard and is_soft(self._document):  # Meta.soft_delete: a soft delete
+            return await soft_delete(repository, self._filter, self._session)
         return await repository.delete_many(self._filter, self._session)
 
     # -- aggregation ----------------------------------------------------------------------------

@@ -29,10 +29,12 @@ from mdocument.driver import Database, Driver, IndexModel, OperationFailure, Ses
 from mdocument.exceptions import DocumentException, WrongModelFieldType
 from mdocument.filters import compile_filter
 from mdocument.graph import Edge, Graph
+from mdocument.hierarchy import check_shared_indexes, same_hierarchy, with_hierarchies
 from mdocument.mapping import DocumentMapping
 from mdocument.model import DocumentBase as Document
 from mdocument.model import is_document_base
 from mdocument.repository import Repository
+from mdocument.soft import LIVE_FIELD, is_soft
 from mdocument.store import Store
 from mdocument.validators import apply_validators
 
@@ -94,6 +96,9 @@ def unique_index(mapping: DocumentMapping, field: FieldMapping) -> IndexModel:
                 field=field.name,
             )
         options["partialFilterExpression"] = {field.stored: {"$type": bson_type}}
+    if is_soft(mapping.document):  # soft-deleted documents hold no unique value
+        partial = options.setdefault("partialFilterExpression", {})
+        partial[LIVE_FIELD] = True
     return IndexModel([(field.stored, 1)], **options)
 
 
@@ -205,6 +210,7 @@ class Registry:
             for document, repository in self.repositories.items()
             if repository.mapping.view is None
         }
+        check_shared_indexes({r.document: [m.document for m in ms] for r, ms in indexes.items()})
         for repository, models in indexes.items():
             repository.index_keys = {
                 model.document["name"]: tuple(model.document["key"]) for model in models
@@ -330,7 +336,7 @@ def active_registry() -> Registry:
 def _check_documents(models: Iterable[Any]) -> list[type[Document]]:
     documents: list[type[Document]] = []
     collections: dict[str, type[Document]] = {}
-    for model in models:
+    for model in with_hierarchies(models):
         if not (isinstance(model, type) and issubclass(model, Document)) or is_document_base(model):
             raise TypeError(f"init(models=...) takes Document subclasses, not {model!r}")
         mapping = model.__mdocument_mapping__
@@ -349,7 +355,7 @@ def _check_documents(models: Iterable[Any]) -> list[type[Document]]:
             if "__mdocument_paths__" in model.__dict__:  # paths built from the old annotations
                 type.__delattr__(model, "__mdocument_paths__")
         other = collections.setdefault(mapping.collection, model)
-        if other is not model:
+        if other is not model and not same_hierarchy(other, model):
             raise DocumentException(
                 f"{other.__name__} and {model.__name__} are both stored in collection "
                 f"{mapping.collection!r}; give one of them Meta.collection",

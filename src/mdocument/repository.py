@@ -37,6 +37,7 @@ from mdocument.driver import BulkWriteError, DuplicateKeyError
 from mdocument.duplicates import duplicate_error
 from mdocument.exceptions import DuplicateError, NotFoundError, RevisionConflict
 from mdocument.forms import baseline, checked_form, normalized, parse_id, shared_names
+from mdocument.hierarchy import kind_filter, subclass_for
 from mdocument.integrity import (
     check_ids,
     check_references,
@@ -48,6 +49,8 @@ from mdocument.integrity import (
 from mdocument.masking import mask_filter
 from mdocument.names import STORED_ID
 from mdocument.shards import refuse_shard_key_change, shard_filter
+from mdocument.soft import hidden, is_soft, marked
+from mdocument.soft_deletes import soft_delete
 
 if TYPE_CHECKING:
     from mdocument.binding import Scope as Registry
@@ -92,6 +95,10 @@ class Repository(Generic[D]):
 
     def load(self, raw: dict[str, Any]) -> D:
         """An instance from a stored document (the raw dict is kept as the change baseline)."""
+        if self.mapping.kind is not None:  # a hierarchy: loaded as the class of its kind
+            kind = subclass_for(self.document, raw)
+            if kind is not self.document and kind in self.registry.graph.nodes:
+                return self.registry.repository(kind).load(raw)  # type: ignore[no-any-return]
         document: D = decode(self.mapping, raw)
         revision = raw.get(REVISION_FIELD, 0) if self.revisioned else None
         shared = self.shared_names
@@ -100,7 +107,7 @@ class Repository(Generic[D]):
 
     def load_all(self, raws: list[dict[str, Any]]) -> list[D]:
         """Instances of many stored documents: :meth:`load` without a call per document."""
-        if self.revisioned or self.shared_names:
+        if self.revisioned or self.shared_names or self.mapping.kind is not None:
             return [self.load(raw) for raw in raws]
         validate, ref = self.document.model_validate, self._ref
         documents: list[D] = []
@@ -142,7 +149,8 @@ class Repository(Generic[D]):
 
     async def find_one(self, filter: Mapping[str, Any], session: Session | None) -> D | None:
         """The first document matching a compiled filter."""
-        raw = await self.collection.find_one(filter, session=session)
+        filter = {**filter, **kind_filter(self.document)}  # by id: of this class's subtree
+        raw = await self.collection.find_one(hidden(self.document, filter), session=session)
         return None if raw is None else self.load(raw)
 
     def not_found(self, query: Mapping[str, Any]) -> NotFoundError:
@@ -188,7 +196,7 @@ class Repository(Generic[D]):
     async def _insert(self, document: D, stored: dict[str, Any], session: Session | None) -> None:
         edges = [edge for edge in self.outgoing if referenced_ids(edge, stored)]
         revision = self.revision_field
-        row = {**stored, revision: 1} if revision else stored
+        row = marked(self.document, {**stored, revision: 1} if revision else stored)
 
         async def work(in_session: Session | None) -> None:
             if edges:
@@ -334,7 +342,7 @@ class Repository(Generic[D]):
                 await document.before_save()
         stored = [self.checked_form(document) for document in batch]
         revision = self.revision_field
-        rows = [{**form, revision: 1} for form in stored] if revision else stored
+        rows = [marked(self.document, {**row, revision: 1} if revision else row) for row in stored]
         pairs = list(zip(batch, stored, strict=True))
 
         async def insert(in_session: Session | None) -> None:
@@ -356,11 +364,13 @@ class Repository(Generic[D]):
                 await document.after_save()
         return batch
 
-    async def delete(self, document: D, session: Session | None) -> None:
+    async def delete(self, document: D, session: Session | None, *, soft: bool = False) -> None:
         """Delete a stored document and apply the rules of the relations that refer to it."""
         if "before_delete" in self.hooks:
             await document.before_delete()
-        if self.incoming:
+        if soft and is_soft(self.document):  # Meta.soft_delete: see mdocument.soft_deletes
+            await soft_delete(self, {STORED_ID: document.id}, session, ids=[document.id])
+        elif self.incoming:
             await self._cascade({STORED_ID: document.id}, session, ids=[document.id])
         else:
             shard = shard_filter(self.mapping, self.stored_form(document))

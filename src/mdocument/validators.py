@@ -75,6 +75,9 @@ HIDDEN_FIELDS: dict[str, dict[str, Any]] = {
     "_mdocument_guard": {"bsonType": _INTEGERS},  # integrity.GUARD_FIELD: a counter in parents
     "_revision": {"bsonType": _INTEGERS},  # changes.REVISION_FIELD: Meta.revision = True
     "_mdocument_deleting": {"bsonType": "objectId"},  # integrity.DELETING_FIELD: chunked deletes
+    "_live": {"bsonType": "bool"},  # soft.LIVE_FIELD: Meta.soft_delete = True
+    "_deleted_at": {"bsonType": "date"},  # soft.DELETED_AT_FIELD
+    "_deletion": {"bsonType": "objectId"},  # soft.DELETION_FIELD
 }
 """Fields mdocument writes into stored documents besides the declared ones, and their types."""
 

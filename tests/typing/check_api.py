@@ -78,6 +78,24 @@ class AgeGroup(BaseModel):
     count: int
 
 
+class Vehicle(Document):
+    plate: str
+
+    class Meta:
+        polymorphic = True
+
+
+class Car(Vehicle):
+    seats: int = 4
+
+
+async def hierarchies() -> None:
+    assert_type(await Vehicle.many(), list[Vehicle])
+    assert_type(await Car.many(Car.seats > 2), list[Car])
+    assert_type(await Car.one({"plate": "C-1"}), Car)
+    assert_type(await Vehicle.find().to_list(), list[Vehicle])
+
+
 async def reads(user_id: bson.ObjectId, hex_id: str) -> None:
     assert_type(await User.get(user_id), User | None)
     assert_type(await User.get(hex_id), User | None)
