@@ -142,49 +142,39 @@ async def _existing(
     return {raw[STORED_ID]: raw for raw in found if matches_kind(parent, raw)}
 
 
-def _missing_error(edge: Edge, missing: Sequence[Any], written: str) -> DocumentDoesntExist:
-    shown = ", ".join(str(item) for item in missing[:5])
-    more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
-    return DocumentDoesntExist(
-        f"{edge.label} refers to {edge.parent.__name__} {shown}{more}, which does not exist "
+def _parent_error(
+    kind: type[DocumentDoesntExist], edge: Edge, ids: Sequence[Any], state: str, written: str
+) -> DocumentDoesntExist:
+    """The error for references to parents that cannot be referred to (missing, going...)."""
+    shown = ", ".join(str(item) for item in ids[:5])
+    more = f" and {len(ids) - 5} more" if len(ids) > 5 else ""
+    return kind(
+        f"{edge.label} refers to {edge.parent.__name__} {shown}{more}, which {state} "
         f"({written} was not written)",
         document=edge.child,
         field=edge.field.name,
-        ids=missing,
+        ids=list(ids),
     )
 
 
-def _deleting_error(edge: Edge, deleting: Sequence[Any], written: str) -> ParentBeingDeleted:
-    shown = ", ".join(str(item) for item in deleting[:5])
-    more = f" and {len(deleting) - 5} more" if len(deleting) > 5 else ""
-    return ParentBeingDeleted(
-        f"{edge.label} refers to {edge.parent.__name__} {shown}{more}, which is being deleted "
-        f"(a chunked delete is running; {written} was not written)",
-        document=edge.child,
-        field=edge.field.name,
-        ids=deleting,
-    )
+def _missing_error(edge: Edge, missing: Sequence[Any], written: str) -> DocumentDoesntExist:
+    return _parent_error(DocumentDoesntExist, edge, missing, "does not exist", written)
 
 
 def _refuse_absent(
     edge: Edge, ids: Sequence[Any], found: Mapping[Any, Mapping[str, Any]], written: str
 ) -> None:
-    """Raise if one of ``ids`` is missing from ``found`` or is being deleted."""
+    """Raise if one of ``ids`` is missing from ``found``, being deleted, or soft-deleted."""
     missing = [item for item in ids if item not in found]
     if missing:
         raise _missing_error(edge, missing, written)
     deleting = [item for item in ids if found[item].get(DELETING_FIELD) is not None]
     if deleting:
-        raise _deleting_error(edge, deleting, written)
+        state = "is being deleted by a running chunked delete"
+        raise _parent_error(ParentBeingDeleted, edge, deleting, state, written)
     soft = [item for item in ids if found[item].get(LIVE_FIELD) is False]
     if soft:
-        raise ParentSoftDeleted(
-            f"{edge.label} refers to {edge.parent.__name__} {', '.join(map(str, soft[:5]))}, "
-            f"which is soft-deleted ({written} was not written)",
-            document=edge.child,
-            field=edge.field.name,
-            ids=soft,
-        )
+        raise _parent_error(ParentSoftDeleted, edge, soft, "is soft-deleted", written)
 
 
 def _by_parent(edges: Iterable[Edge]) -> dict[type[Document], list[Edge]]:
