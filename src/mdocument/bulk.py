@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from mdocument import binding, journal
 from mdocument.batching import find_ids
-from mdocument.cascade import children_first, plan_delete, sync_copies
+from mdocument.cascade import children_first, plan_delete
 from mdocument.changes import (
     REVISION_FIELD,
     RegistryRef,
@@ -317,19 +317,9 @@ class Bulk:
             if item.changed and item.repository.syncs(item.touched):
                 by_class[type(item.document)].append(item)
         for items in by_class.values():
-            repository = items[0].repository
             ids = [item.document.id for item in items]
             touched = set[str]().union(*(item.touched for item in items))
-            entry = None
-            if not in_transaction(session):
-                entry = await journal.start(
-                    self.registry.store, "sync", repository.mapping.collection, ids, session,
-                    fields=touched,
-                )  # fmt: skip
-            sources = await repository.load_many(ids, session)
-            await sync_copies(self.registry, sources, touched, session)
-            if entry is not None:
-                await journal.finish(self.registry.store, entry, session)
+            await items[0].repository.sync_from_stored(ids, touched, session)
 
     async def _delete(self, deletes: list[_Queued], session: Session | None) -> None:
         """Plan every queued delete at once and run the plan once (children first)."""

@@ -247,7 +247,7 @@ class Repository(Generic[D]):
                 raise await self._missing_or_stale(document, expected, in_session)
             if syncing:
                 await self.registry.pause("written", document)
-                await self._sync_from_stored([document.id], touched, in_session)
+                await self.sync_from_stored([document.id], touched, in_session)
 
         if edges or syncing:
             async with self.registry.guarding(self._parent_keys(edges, [stored], session)):
@@ -277,7 +277,7 @@ class Repository(Generic[D]):
         """Whether a change of these top-level stored names must rewrite copies elsewhere."""
         return any(not touched.isdisjoint(edge.copied) for edge in self.incoming)
 
-    async def _sync_from_stored(
+    async def sync_from_stored(
         self, ids: list[Any], touched: set[str], session: Session | None
     ) -> None:
         """Rewrite the copies of these documents from what is stored, never from an instance.
@@ -441,7 +441,7 @@ class Repository(Generic[D]):
                 lambda: self.collection.update_many(target, update, session=in_session)
             )
             if syncing and ids:
-                await self._sync_from_stored(ids, touched, in_session)
+                await self.sync_from_stored(ids, touched, in_session)
             for edge in copies:  # copies written by value: make them equal to their sources
                 parents = await self.registry.repository(edge.parent).load_many(
                     written[edge], in_session
