@@ -21,7 +21,7 @@ LAYERS: dict[int, set[str]] = {
     1: {"fields", "references", "indexes", "mapping", "masking", "kinds", "soft",
         "hierarchy"},
     2: {
-        "codec", "changes", "forms", "value_types", "paths", "conditions", "expressions",
+        "codec", "changes", "exact", "forms", "value_types", "paths", "conditions", "expressions",
         "filters",
         "updates",
         "projection", "pagination", "shards",

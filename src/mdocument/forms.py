@@ -16,6 +16,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from mdocument.annotations import is_class, strip_annotated
 from mdocument.changes import same, unvalidated
 from mdocument.codec import decode, encode
+from mdocument.exact import exact_check
 from mdocument.exceptions import WrongValueType
 from mdocument.types import ObjectId
 
@@ -83,8 +84,13 @@ def checked_form(mapping: DocumentMapping, document: BaseModel) -> dict[str, Any
     validation coerces (``"5"`` into an ``int`` field) are adopted by the instance.
     """
     data = encode(document, mapping)
-    if mapping.assignment_only and not unvalidated(document):
-        return data  # validated when built and at every assignment: nothing else can change
+    if not unvalidated(document):
+        # A subclass of a hierarchy is checked against its own fields, not its root's.
+        check = exact_check(getattr(type(document), "__mdocument_mapping__", mapping))
+        if check is not None and check(data):
+            # Validated when built and at every assignment, and what changed in place still
+            # has exactly the declared types: validating again would return the same values.
+            return data
     checked = type(document).model_validate(data)
     stored = encode(checked, mapping)
     if stored != data:

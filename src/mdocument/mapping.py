@@ -20,7 +20,6 @@ from pydantic import AliasChoices, BaseModel
 from mdocument.annotations import (
     Shape,
     bson_native,
-    immutable,
     mentions,
     model_type,
     shape_of,
@@ -216,11 +215,6 @@ class DocumentMapping:
         its own stored form, with no validation to normalize it."""
         if self.native_names is not None and self.kind is not None:
             self.native_names |= {KIND_FIELD}
-        self.assignment_only: bool = bool(document.model_config.get("validate_assignment")) and all(
-            immutable(field.info.annotation) for field in self.fields.values()
-        )
-        """Whether every field holds immutable values and assignments are validated: a valid
-        instance then stays valid, and a write need not validate it again."""
 
     def stored_path(self, path: str) -> str:
         """The stored form of a dotted field path; raises :class:`UnknownModelField`."""

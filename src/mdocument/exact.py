@@ -1,0 +1,335 @@
+"""Whether a document's dumped values are exactly what validating them would return.
+
+Before a write, a document is validated as a whole, because values that hold lists, dicts or
+models can change in place without pydantic seeing it (``doc.tags.append(1)``). For fields whose
+annotations are plain (strings, numbers, booleans, bytes, aware datetimes, ObjectIds, enums, and
+lists, ``dict[str, ...]``, optionals and models of them, with no constraint, validator or
+serializer anywhere), validating a dumped value that already has exactly the declared types
+returns it unchanged. A walk over the dumped values, checking exact types, then proves what the
+second validation would: this module compiles that walk once per class.
+
+The walk is conservative. It answers ``True`` only when validation would accept each value and
+return an equal value of the same BSON type; anything else (``True`` in an ``int`` field, ``1`` in
+a ``float`` field, a naive datetime, a missing key, a subclass) answers ``False``, and the caller
+validates in full, which coerces or raises as usual. An annotation it does not know makes the
+whole class take the full path (:func:`exact_check` returns ``None``).
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import types
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Union, get_args, get_origin
+from weakref import WeakKeyDictionary
+
+import bson
+from pydantic import BaseModel
+
+from mdocument.annotations import immutable, is_class
+from mdocument.fields import FieldSpec
+from mdocument.types import ObjectId
+
+if TYPE_CHECKING:
+    from pydantic.fields import FieldInfo
+
+    from mdocument.mapping import DocumentMapping
+
+__all__ = ["Check", "exact_check"]
+
+Check = Callable[[Any], bool]
+"""Whether one dumped value is exactly what validating it returns."""
+
+# Configuration keys that change nothing about how an exactly-typed Python value validates or
+# dumps in Python mode. Any other key (``str_strip_whitespace``, ``use_enum_values``...) sends
+# the class down the full path.
+_NEUTRAL_CONFIG = frozenset(
+    {
+        "alias_generator",
+        "arbitrary_types_allowed",
+        "cache_strings",
+        "coerce_numbers_to_str",
+        "defer_build",
+        "field_title_generator",
+        "from_attributes",
+        "frozen",
+        "hide_input_in_errors",
+        "json_encoders",
+        "json_schema_extra",
+        "json_schema_mode_override",
+        "json_schema_serialization_defaults_required",
+        "loc_by_alias",
+        "model_title_generator",
+        "plugin_settings",
+        "populate_by_name",
+        "protected_namespaces",
+        "regex_engine",
+        "revalidate_instances",
+        "ser_json_bytes",
+        "ser_json_inf_nan",
+        "ser_json_timedelta",
+        "serialize_by_alias",
+        "strict",
+        "title",
+        "use_attribute_docstrings",
+        "validate_assignment",
+        "validate_by_alias",
+        "validate_by_name",
+        "validate_default",
+        "validation_error_cause",
+    }
+)
+
+_UNIONS: tuple[Any, ...] = (Union, types.UnionType)
+_OBJECT_ID_METADATA = get_args(ObjectId)[1:]
+
+
+# -- what a value must be: a small tree, compiled to one generated function per class ------------
+
+
+@dataclass(frozen=True)
+class _Leaf:
+    """A value of exactly one of ``types`` (an aware one, for a datetime)."""
+
+    types: frozenset[type[Any]]
+
+
+@dataclass(frozen=True)
+class _List:
+    item: _Node
+
+
+@dataclass(frozen=True)
+class _Dict:
+    """A ``dict[str, ...]``."""
+
+    value: _Node
+
+
+@dataclass(frozen=True)
+class _Optional:
+    inner: _Node
+
+
+@dataclass(frozen=True)
+class _Model:
+    """A nested model's dump: exactly these keys, each holding its field's value."""
+
+    fields: tuple[tuple[str, _Node], ...]
+
+
+_Node = Union[_Leaf, _List, _Dict, _Optional, _Model]  # noqa: UP007 - a runtime alias
+
+_LEAVES = frozenset({str, int, float, bool, bytes, bson.ObjectId, datetime.datetime, type(None)})
+
+
+def _neutral_config(model: type[BaseModel]) -> bool:
+    config = model.model_config
+    if not config.keys() <= _NEUTRAL_CONFIG | {"extra", "allow_inf_nan"}:
+        return False
+    return config.get("extra") in (None, "ignore", "forbid") and config.get("allow_inf_nan", True)
+
+
+def _plain_model(model: type[BaseModel]) -> bool:
+    """A model whose validation of its own dump is the identity: no hooks, nothing derived."""
+    decorators = model.__pydantic_decorators__
+    return (
+        model.__pydantic_complete__
+        and not model.__pydantic_root_model__
+        and model.__pydantic_post_init__ is None
+        and not model.__private_attributes__
+        and not any(
+            (
+                decorators.validators,
+                decorators.field_validators,
+                decorators.root_validators,
+                decorators.field_serializers,
+                decorators.model_serializers,
+                decorators.model_validators,
+                decorators.computed_fields,
+            )
+        )
+        and getattr(model.__get_pydantic_core_schema__, "__func__", None)
+        is getattr(BaseModel.__get_pydantic_core_schema__, "__func__", None)
+        and _neutral_config(model)
+    )
+
+
+def _annotation_node(annotation: Any, seen: frozenset[type[BaseModel]]) -> _Node | None:
+    """What a value of ``annotation`` must be; ``None`` when this module cannot tell."""
+    if get_origin(annotation) is not None and get_args(annotation)[1:] == _OBJECT_ID_METADATA:
+        return _Leaf(frozenset({bson.ObjectId}))  # mdocument.ObjectId, Annotated with its schema
+    if is_class(annotation):
+        if annotation in _LEAVES or (
+            issubclass(annotation, enum.Enum)
+            and not hasattr(annotation, "__get_pydantic_core_schema__")
+        ):
+            # An enum field's value is dumped as the member itself in Python mode.
+            return _Leaf(frozenset({annotation}))
+        if issubclass(annotation, BaseModel):
+            return _model_node(annotation, seen)
+        return None
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is list and len(args) == 1:
+        item = _annotation_node(args[0], seen)
+        return None if item is None else _List(item)
+    if origin is dict and len(args) == 2 and args[0] is str:
+        value = _annotation_node(args[1], seen)
+        return None if value is None else _Dict(value)
+    if origin in _UNIONS and len(args) == 2 and type(None) in args:
+        inner = _annotation_node(args[0] if args[1] is type(None) else args[1], seen)
+        return None if inner is None else _Optional(inner)
+    if origin in _UNIONS and all(is_class(arg) and arg in _LEAVES for arg in args):
+        # Only unions of leaves: a model's dump validated against a union of models may come
+        # back as another member. A smart union keeps a value of exactly one member's type.
+        return _Leaf(frozenset(args))
+    return None
+
+
+def _field_node(info: FieldInfo, seen: frozenset[type[BaseModel]]) -> _Node | None:
+    """What a field's value must be: ``None`` if its metadata could constrain or convert it."""
+    for item in info.metadata:
+        if not (isinstance(item, FieldSpec) or item in _OBJECT_ID_METADATA):
+            return None  # a constraint, a validator, a discriminator...
+    if info.discriminator is not None or info.exclude:
+        return None
+    return _annotation_node(info.annotation, seen)
+
+
+def _key(name: str, info: FieldInfo) -> str | None:
+    """The key a field is dumped under, when validation reads the same key back."""
+    dumped = info.serialization_alias or info.alias or name
+    read = info.validation_alias if info.validation_alias is not None else info.alias or name
+    return dumped if read == dumped else None
+
+
+def _model_node(model: type[BaseModel], seen: frozenset[type[BaseModel]]) -> _Node | None:
+    if model in seen or not _plain_model(model):
+        return None  # a recursive model is left to validation
+    seen = seen | {model}
+    fields: list[tuple[str, _Node]] = []
+    for name, info in model.__pydantic_fields__.items():
+        key, node = _key(name, info), _field_node(info, seen)
+        if key is None or node is None:
+            return None
+        fields.append((key, node))
+    return _Model(tuple(fields))
+
+
+class _Compiler:
+    """Writes the source of one check function: straight-line code, no call per value."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.constants: dict[str, Any] = {"datetime": datetime.datetime}
+        self.names = 0
+
+    def name(self, prefix: str) -> str:
+        self.names += 1
+        return f"{prefix}{self.names}"
+
+    def constant(self, value: Any) -> str:
+        name = self.name("c")
+        self.constants[name] = value
+        return name
+
+    def emit(self, node: _Node, value: str, depth: int) -> None:
+        """Lines that ``return False`` unless ``value`` (a local name) matches ``node``."""
+        pad = "    " * depth
+        if isinstance(node, _Leaf):
+            if len(node.types) == 1:
+                (only,) = node.types
+                self.lines.append(
+                    f"{pad}if type({value}) is not {self.constant(only)}: return False"
+                )
+            else:
+                kinds = self.constant(node.types)
+                self.lines.append(f"{pad}if type({value}) not in {kinds}: return False")
+            if datetime.datetime in node.types:
+                # Naive datetimes are refused by every document's validation.
+                self.lines.append(
+                    f"{pad}if type({value}) is datetime and {value}.utcoffset() is None: "
+                    "return False"
+                )
+        elif isinstance(node, _Optional):
+            self.lines.append(f"{pad}if {value} is not None:")
+            self.emit(node.inner, value, depth + 1)
+        elif isinstance(node, _List):
+            self.lines.append(f"{pad}if type({value}) is not list: return False")
+            item = self.name("v")
+            self.lines.append(f"{pad}for {item} in {value}:")
+            self.emit(node.item, item, depth + 1)
+        elif isinstance(node, _Dict):
+            self.lines.append(f"{pad}if type({value}) is not dict: return False")
+            key, item = self.name("k"), self.name("v")
+            self.lines.append(f"{pad}for {key}, {item} in {value}.items():")
+            self.lines.append(f"{pad}    if type({key}) is not str: return False")
+            self.emit(node.value, item, depth + 1)
+        else:
+            keys = self.constant(frozenset(key for key, _ in node.fields))
+            self.lines.append(
+                f"{pad}if type({value}) is not dict or {value}.keys() != {keys}: return False"
+            )
+            for key, field in node.fields:
+                item = self.name("v")
+                self.lines.append(f"{pad}{item} = {value}[{key!r}]")
+                self.emit(field, item, depth)
+
+    def function(self, fields: list[tuple[str, _Node]]) -> Check:
+        self.lines = ["def check(data):", "    try:"]
+        for key, node in fields:
+            item = self.name("v")
+            self.lines.append(f"        {item} = data[{key!r}]")
+            self.emit(node, item, 2)
+        self.lines += ["    except KeyError:", "        return False", "    return True"]
+        namespace = dict(self.constants)
+        exec("\n".join(self.lines), namespace)  # the source is built above, from no input
+        check: Check = namespace["check"]
+        return check
+
+
+def _document_check(mapping: DocumentMapping) -> Check | None:
+    document = mapping.document
+    if not document.model_config.get("validate_assignment") or not _neutral_config(document):
+        return None
+    decorators = document.__pydantic_decorators__
+    if decorators.model_serializers or decorators.root_validators or decorators.validators:
+        return None
+    mutable = [field for field in mapping.fields.values() if not immutable(field.info.annotation)]
+    if not mutable:
+        return lambda data: True  # every field is validated at assignment
+    if decorators.model_validators:
+        return None  # an invariant across fields may be broken by a change in place
+    hooked = {
+        name
+        for decorators_of_kind in (decorators.field_validators, decorators.field_serializers)
+        for decorator in decorators_of_kind.values()
+        for name in decorator.info.fields
+    }
+    if "*" in hooked:
+        return None
+    nodes: list[tuple[str, _Node]] = []
+    for field in mutable:
+        node = None if field.name in hooked else _field_node(field.info, frozenset())
+        if node is None:
+            return None
+        nodes.append((field.stored, node))
+    return _Compiler().function(nodes)
+
+
+_CHECKS: WeakKeyDictionary[DocumentMapping, Check | None] = WeakKeyDictionary()
+
+
+def exact_check(mapping: DocumentMapping) -> Check | None:
+    """The check of a document's stored form; ``None`` when only full validation can tell.
+
+    Fields that cannot change in place are left out: ``validate_assignment`` validated them.
+    Built on first use (after forward references are resolved) and kept for the class's life.
+    """
+    try:
+        return _CHECKS[mapping]
+    except KeyError:
+        check = _CHECKS[mapping] = _document_check(mapping)
+        return check
