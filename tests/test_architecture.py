@@ -18,10 +18,10 @@ PACKAGE = Path(__file__).parent.parent / "src" / "mdocument"
 
 LAYERS: dict[int, set[str]] = {
     0: {"exceptions", "types", "annotations", "names", "masks"},
-    1: {"fields", "references", "indexes", "mapping", "masking", "kinds", "soft",
+    1: {"fields", "references", "indexes", "exact", "mapping", "masking", "kinds", "soft",
         "hierarchy"},
     2: {
-        "codec", "changes", "exact", "forms", "value_types", "paths", "conditions", "expressions",
+        "codec", "changes", "forms", "value_types", "paths", "conditions", "expressions",
         "filters",
         "updates",
         "projection", "pagination", "shards",

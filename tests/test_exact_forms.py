@@ -23,7 +23,6 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, mo
 
 from mdocument import Document, Field, ObjectId, init
 from mdocument.codec import encode
-from mdocument.exact import exact_check
 from mdocument.forms import checked_form
 
 UTC = datetime.timezone.utc
@@ -193,10 +192,8 @@ def assert_same_outcome(document: Profile) -> None:
 
 
 def test_the_check_covers_the_plain_document():
-    assert exact_check(Profile.__mdocument_mapping__) is not None
-    assert exact_check(Profile.__mdocument_mapping__)(
-        encode(fresh(), Profile.__mdocument_mapping__)
-    )
+    assert Profile.__mdocument_mapping__.exact_check is not None
+    assert Profile.__mdocument_mapping__.exact_check(encode(fresh(), Profile.__mdocument_mapping__))
 
 
 @pytest.mark.parametrize("place", sorted(PLACES))
@@ -297,7 +294,7 @@ def full_path_documents() -> list[type[Document]]:
     "document", full_path_documents(), ids=lambda d: str(d.model_fields["value"].annotation)
 )
 def test_annotations_the_check_cannot_prove_take_the_full_path(document):
-    assert exact_check(document.__mdocument_mapping__) is None
+    assert document.__mdocument_mapping__.exact_check is None
 
 
 def test_constraints_on_a_mutable_field_take_the_full_path():
@@ -312,9 +309,9 @@ def test_constraints_on_a_mutable_field_take_the_full_path():
         def upper(cls, tags: list[str]) -> list[str]:
             return [tag.upper() for tag in tags]
 
-    assert exact_check(Limited.__mdocument_mapping__) is None
-    assert exact_check(Upper.__mdocument_mapping__) is None
-    assert exact_check(Invariant.__mdocument_mapping__) is None
+    assert Limited.__mdocument_mapping__.exact_check is None
+    assert Upper.__mdocument_mapping__.exact_check is None
+    assert Invariant.__mdocument_mapping__.exact_check is None
 
 
 async def test_a_model_invariant_broken_in_place_is_refused_before_the_write(database):

@@ -4,7 +4,6 @@ import pytest
 from pydantic import BaseModel, ValidationError, field_validator
 
 from mdocument import Document, Field, RequiredFieldMissing, WrongValueType, init
-from mdocument.exact import exact_check
 
 
 class Dimensions(BaseModel):
@@ -142,9 +141,9 @@ class Scalar(Document):
 
 async def test_documents_of_immutable_fields_are_not_validated_twice(database):
     await init(database, models=[Scalar])
-    assert exact_check(Scalar.__mdocument_mapping__) is not None
+    assert Scalar.__mdocument_mapping__.exact_check is not None
     # Constrained lists can change in place: only a full validation can check them.
-    assert exact_check(Product.__mdocument_mapping__) is None
+    assert Product.__mdocument_mapping__.exact_check is None
     validated_names.clear()
     document = Scalar(name="a")
     await document.save()

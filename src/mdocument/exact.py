@@ -20,10 +20,9 @@ from __future__ import annotations
 import datetime
 import enum
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Union, get_args, get_origin
-from weakref import WeakKeyDictionary
 
 import bson
 from pydantic import BaseModel
@@ -34,8 +33,6 @@ from mdocument.types import ObjectId
 
 if TYPE_CHECKING:
     from pydantic.fields import FieldInfo
-
-    from mdocument.mapping import DocumentMapping
 
 __all__ = ["Check", "exact_check"]
 
@@ -278,26 +275,37 @@ class _Compiler:
                 self.emit(field, item, depth)
 
     def function(self, fields: list[tuple[str, _Node]]) -> Check:
-        self.lines = ["def check(data):", "    try:"]
+        self.lines = ["    try:"]
         for key, node in fields:
             item = self.name("v")
             self.lines.append(f"        {item} = data[{key!r}]")
             self.emit(node, item, 2)
         self.lines += ["    except KeyError:", "        return False", "    return True"]
-        namespace = dict(self.constants)
+        # Builtins and constants are bound as keyword defaults: local lookups, not global ones.
+        bound = {"type": type, "list": list, "dict": dict, "str": str, **self.constants}
+        arguments = ", ".join(f"{name}={name}" for name in bound)
+        self.lines.insert(0, f"def check(data, *, {arguments}):")
+        namespace = dict(bound)
         exec("\n".join(self.lines), namespace)  # the source is built above, from no input
         check: Check = namespace["check"]
         return check
 
 
-def _document_check(mapping: DocumentMapping) -> Check | None:
-    document = mapping.document
+def exact_check(
+    document: type[BaseModel], fields: Iterable[tuple[str, str, FieldInfo]]
+) -> Check | None:
+    """The check of a document's stored form; ``None`` when only full validation can tell.
+
+    ``fields`` are the document's stored fields, as (name, stored name, field info). Fields that
+    cannot change in place are left out of the check: ``validate_assignment`` validated them.
+    Called once per class, on first use, when its forward references are resolved.
+    """
     if not document.model_config.get("validate_assignment") or not _neutral_config(document):
         return None
     decorators = document.__pydantic_decorators__
     if decorators.model_serializers or decorators.root_validators or decorators.validators:
         return None
-    mutable = [field for field in mapping.fields.values() if not immutable(field.info.annotation)]
+    mutable = [field for field in fields if not immutable(field[2].annotation)]
     if not mutable:
         return lambda data: True  # every field is validated at assignment
     if decorators.model_validators:
@@ -311,25 +319,9 @@ def _document_check(mapping: DocumentMapping) -> Check | None:
     if "*" in hooked:
         return None
     nodes: list[tuple[str, _Node]] = []
-    for field in mutable:
-        node = None if field.name in hooked else _field_node(field.info, frozenset())
+    for name, stored, info in mutable:
+        node = None if name in hooked else _field_node(info, frozenset())
         if node is None:
             return None
-        nodes.append((field.stored, node))
+        nodes.append((stored, node))
     return _Compiler().function(nodes)
-
-
-_CHECKS: WeakKeyDictionary[DocumentMapping, Check | None] = WeakKeyDictionary()
-
-
-def exact_check(mapping: DocumentMapping) -> Check | None:
-    """The check of a document's stored form; ``None`` when only full validation can tell.
-
-    Fields that cannot change in place are left out: ``validate_assignment`` validated them.
-    Built on first use (after forward references are resolved) and kept for the class's life.
-    """
-    try:
-        return _CHECKS[mapping]
-    except KeyError:
-        check = _CHECKS[mapping] = _document_check(mapping)
-        return check

@@ -16,7 +16,6 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from mdocument.annotations import is_class, strip_annotated
 from mdocument.changes import same, unvalidated
 from mdocument.codec import decode, encode
-from mdocument.exact import exact_check
 from mdocument.exceptions import WrongValueType
 from mdocument.types import ObjectId
 
@@ -86,7 +85,8 @@ def checked_form(mapping: DocumentMapping, document: BaseModel) -> dict[str, Any
     data = encode(document, mapping)
     if not unvalidated(document):
         # A subclass of a hierarchy is checked against its own fields, not its root's.
-        check = exact_check(getattr(type(document), "__mdocument_mapping__", mapping))
+        own: DocumentMapping = getattr(type(document), "__mdocument_mapping__", mapping)
+        check = own.exact_check
         if check is not None and check(data):
             # Validated when built and at every assignment, and what changed in place still
             # has exactly the declared types: validating again would return the same values.

@@ -12,7 +12,7 @@ import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import AliasChoices, BaseModel
@@ -24,6 +24,7 @@ from mdocument.annotations import (
     model_type,
     shape_of,
 )
+from mdocument.exact import Check, exact_check
 from mdocument.exceptions import (
     DocumentException,
     RelationNotSet,
@@ -200,6 +201,10 @@ class DocumentMapping:
             )
         # Computed fields are derived: they are shown in JSON but never stored.
         self.not_stored: set[str] | None = set(document.__pydantic_computed_fields__) or None
+        # A set, not a frozenset: pydantic-core reads a set directly (a frozenset is slower).
+        self.dump_exclude: set[str] = {ID_FIELD, *(self.not_stored or ())}
+        """What :func:`mdocument.codec.encode` leaves out of the dump: the id is put in first, as
+        ``_id``, by hand (faster to dump, and to encode with ``_id`` in front)."""
         self.decimals: bool = any(
             mentions(field.info.annotation, decimal.Decimal) for field in self.fields.values()
         )
@@ -215,6 +220,18 @@ class DocumentMapping:
         its own stored form, with no validation to normalize it."""
         if self.native_names is not None and self.kind is not None:
             self.native_names |= {KIND_FIELD}
+
+    @cached_property
+    def exact_check(self) -> Check | None:
+        """The check that proves a stored form needs no second validation (see :mod:`exact`).
+
+        ``None`` when only a full validation can tell. Built on first use: forward references
+        are resolved by then.
+        """
+        return exact_check(
+            self.document,
+            [(field.name, field.stored, field.info) for field in self.fields.values()],
+        )
 
     def stored_path(self, path: str) -> str:
         """The stored form of a dotted field path; raises :class:`UnknownModelField`."""
