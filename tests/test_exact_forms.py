@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, mo
 
 from mdocument import Document, Field, ObjectId, init
 from mdocument.codec import encode
-from mdocument.forms import checked_form
+from mdocument.forms import checked_form, normalized
 
 UTC = datetime.timezone.utc
 
@@ -371,3 +371,55 @@ async def test_a_subclass_of_a_hierarchy_is_checked_against_its_own_fields(datab
     with pytest.raises(ValidationError):
         await dog.save()
     assert await database["animal"].count_documents({}) == 0
+
+
+# -- the baseline of a loaded document -----------------------------------------------------------
+
+STORED_PLACES = [
+    "name", "score", "tags", "counters", "ratios", "moments", "friends", "colours", "maybe",
+    "either", "address", "other", "history", "nested", "_id",
+]  # fmt: skip
+
+
+def slow_baseline(raw: dict[str, Any]) -> dict[str, Any]:
+    mapping = Profile.__mdocument_mapping__
+    return encode(Profile.model_validate(raw), mapping)
+
+
+@pytest.mark.parametrize("place", STORED_PLACES)
+def test_a_loaded_baseline_is_what_validating_the_stored_values_gives(place):
+    mapping = Profile.__mdocument_mapping__
+    assert mapping.stored_check is not None
+    for value in HOSTILE:
+        raw = encode(fresh(), mapping)
+        raw[place] = value
+        raw["_mdocument_guard"] = 1  # hidden fields are never part of the stored form
+        try:
+            expected = slow_baseline(raw)
+        except ValidationError:
+            continue  # such a document cannot be loaded at all
+        got = normalized(mapping, raw)
+        assert got.keys() == expected.keys()
+        for key in expected:
+            assert identical(got[key], expected[key]), (place, value)
+
+
+def test_a_stored_document_missing_a_field_gets_its_default_in_the_baseline():
+    mapping = Profile.__mdocument_mapping__
+    raw = encode(fresh(), mapping)
+    del raw["tags"]
+    assert normalized(mapping, raw)["tags"] == []
+
+
+def test_a_validator_anywhere_sends_the_baseline_through_validation():
+    class Lowered(Document):
+        name: str
+
+        @field_validator("name")
+        @classmethod
+        def lower(cls, value: str) -> str:
+            return value.lower()
+
+    mapping = Lowered.__mdocument_mapping__
+    assert mapping.stored_check is None
+    assert normalized(mapping, {"_id": bson.ObjectId(), "name": "ADA"})["name"] == "ada"

@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 __all__ = [
     "NAIVE_DATETIME",
     "Shape",
-    "bson_native",
     "immutable",
     "mentions",
     "model_type",
@@ -115,24 +114,6 @@ def mentions(annotation: Any, wanted: type[Any], seen: set[type[BaseModel]] | No
 
 
 _NATIVE = (str, int, float, bool, bytes, bson.ObjectId, datetime.datetime, type(None))
-
-
-def bson_native(annotation: Any) -> bool:
-    """Whether values of ``annotation`` are stored by BSON as they are and read back equal.
-
-    Strings, numbers, booleans, bytes, ObjectIds, datetimes and ``None``, and lists and
-    ``dict[str, ...]`` of them. Enums, nested models, ``Decimal``, sets and dates are not.
-    """
-    annotation = strip_annotated(annotation)
-    if annotation in _NATIVE:
-        return True
-    origin = get_origin(annotation)
-    if origin in _UNION_ORIGINS or origin in (list, dict):
-        args = get_args(annotation)
-        if origin is dict and (not args or args[0] is not str):
-            return False
-        return bool(args) and all(bson_native(arg) for arg in args[1 if origin is dict else 0 :])
-    return False
 
 
 _IMMUTABLE = (

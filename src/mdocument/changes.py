@@ -10,7 +10,8 @@ and a list that grew or shrank is set whole.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import datetime
+from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
 import bson
@@ -179,9 +180,12 @@ class Changes:
         return {path.split(".", 1)[0] for path in (*self.set, *self.unset)}
 
 
-def _addressable(key: object) -> bool:
-    # A key that MongoDB cannot address in a dotted path: its parent is set whole instead.
-    return isinstance(key, str) and bool(key) and "." not in key and not key.startswith("$")
+def _addressable(keys: Iterable[object]) -> bool:
+    """Whether MongoDB can address every key in a dotted path (else the parent is set whole)."""
+    for key in keys:  # noqa: SIM110 - a loop: all() over a generator is slower here
+        if type(key) is not str or not key or "." in key or key[0] == "$":
+            return False
+    return True
 
 
 # Types whose Python equality is BSON equality when both sides have exactly that type. Any other
@@ -218,38 +222,66 @@ def same(before: Any, after: Any) -> bool:
         return False
 
 
+_ABSENT: Any = object()
+
+
 def _diff(before: Any, after: Any, path: str, changes: Changes) -> None:
     if before is after:
         return
-    kind = cast("type[object]", type(before))
-    if kind is type(after) and kind in _EXACT:
-        if before != after:
-            changes.set[path] = after
-        return
-    if isinstance(before, Mapping) and isinstance(after, Mapping):
+    kind: type[Any] = before.__class__
+    if kind is type(after):
+        if _diff_alike(kind, before, after, path, changes):
+            return
+    elif isinstance(before, Mapping) and isinstance(after, Mapping):
         old_map = cast("Mapping[str, Any]", before)
         new_map = cast("Mapping[str, Any]", after)
-        if all(map(_addressable, new_map)) and all(map(_addressable, old_map)):
+        if _addressable(new_map) and _addressable(old_map):
             _diff_mapping(old_map, new_map, f"{path}.", changes)
-            return
-    elif isinstance(before, list) and isinstance(after, list):
-        old_list, new_list = cast("list[Any]", before), cast("list[Any]", after)
-        if old_list and len(old_list) == len(new_list):
-            for index, (old, new) in enumerate(zip(old_list, new_list, strict=True)):
-                _diff(old, new, f"{path}.{index}", changes)
             return
     if not same(before, after):
         changes.set[path] = after
+
+
+def _diff_alike(kind: type[Any], before: Any, after: Any, path: str, changes: Changes) -> bool:
+    """Compare two values of one type without encoding them: the common cases.
+
+    ``False`` when not decided here: the caller compares the values as BSON.
+    """
+    if kind in _EXACT:
+        if before != after:
+            changes.set[path] = after
+        return True
+    if kind is float or kind is datetime.datetime:
+        # Equal non-zero floats have the same bits (0.0 and -0.0 are equal but stored apart);
+        # equal datetimes, both aware or both naive, are the same instant, stored to the same
+        # millisecond.
+        return bool(before == after and (before or kind is datetime.datetime))
+    if kind is dict:
+        if _addressable(after) and _addressable(before):
+            _diff_mapping(before, after, f"{path}.", changes)
+            return True
+    elif kind is list and before and len(before) == len(after):
+        for index, (old, new) in enumerate(zip(before, after, strict=True)):
+            _diff(old, new, f"{path}.{index}", changes)
+        return True
+    return False
 
 
 def _diff_mapping(
     before: Mapping[str, Any], after: Mapping[str, Any], prefix: str, changes: Changes
 ) -> None:
     for key, value in after.items():
-        if key not in before:
+        old: Any = before.get(key, _ABSENT)
+        if old is value:
+            continue
+        kind: type[Any] = old.__class__
+        if kind is type(value) and kind in _EXACT:  # most values: no call per value
+            if old != value:
+                changes.set[prefix + key] = value
+        elif old is _ABSENT:
             changes.set[prefix + key] = value
         else:
-            _diff(before[key], value, prefix + key, changes)
+            _diff(old, value, prefix + key, changes)
     for key in before:
         if key not in after:
             changes.unset[prefix + key] = ""

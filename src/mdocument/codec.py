@@ -135,7 +135,8 @@ def encode_value(value: Any) -> Any:
 def decode(mapping: DocumentMapping, raw: dict[str, Any]) -> Any:
     """Validate a stored document into its class; a mismatch names the document id and field."""
     try:
-        return mapping.document.model_validate(raw)
+        # The validator itself, as ``model_validate`` calls it, without its keyword handling.
+        return mapping.document.__pydantic_validator__.validate_python(raw)
     except ValidationError as exc:
         raise stored_document_error(mapping, raw.get(STORED_ID), exc) from None
 

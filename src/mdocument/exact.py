@@ -34,7 +34,7 @@ from mdocument.types import ObjectId
 if TYPE_CHECKING:
     from pydantic.fields import FieldInfo
 
-__all__ = ["Check", "exact_check"]
+__all__ = ["Check", "exact_check", "stored_check"]
 
 Check = Callable[[Any], bool]
 """Whether one dumped value is exactly what validating it returns."""
@@ -282,7 +282,8 @@ class _Compiler:
             self.emit(node, item, 2)
         self.lines += ["    except KeyError:", "        return False", "    return True"]
         # Builtins and constants are bound as keyword defaults: local lookups, not global ones.
-        bound = {"type": type, "list": list, "dict": dict, "str": str, **self.constants}
+        bound: dict[str, Any] = {"type": type, "list": list, "dict": dict, "str": str}
+        bound.update(self.constants)
         arguments = ", ".join(f"{name}={name}" for name in bound)
         self.lines.insert(0, f"def check(data, *, {arguments}):")
         namespace = dict(bound)
@@ -321,6 +322,38 @@ def exact_check(
     nodes: list[tuple[str, _Node]] = []
     for name, stored, info in mutable:
         node = None if name in hooked else _field_node(info, frozenset())
+        if node is None:
+            return None
+        nodes.append((stored, node))
+    return _Compiler().function(nodes)
+
+
+def stored_check(
+    document: type[BaseModel], fields: Iterable[tuple[str, str, FieldInfo]]
+) -> Check | None:
+    """The check that a raw stored document is its own stored form, field by field.
+
+    A document read from the database validated when it was loaded. Where every stored value
+    already has exactly the type validation returns (and no validator or serializer could
+    change it), validating and dumping it again, to get the baseline of the next save, would
+    return the same values: the raw values are that baseline. ``None`` when only validation
+    can tell.
+    """
+    decorators = document.__pydantic_decorators__
+    if not _neutral_config(document) or any(
+        (
+            decorators.validators,
+            decorators.field_validators,
+            decorators.root_validators,
+            decorators.field_serializers,
+            decorators.model_serializers,
+            decorators.model_validators,
+        )
+    ):
+        return None
+    nodes: list[tuple[str, _Node]] = []
+    for _, stored, info in fields:
+        node = _field_node(info, frozenset())
         if node is None:
             return None
         nodes.append((stored, node))

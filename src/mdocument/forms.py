@@ -68,10 +68,11 @@ def baseline(raw: dict[str, Any], shared: tuple[str, ...]) -> dict[str, Any]:
 
 def normalized(mapping: DocumentMapping, raw: dict[str, Any]) -> dict[str, Any]:
     """The stored form of a raw stored document (done lazily, by the first save after a load)."""
-    names = mapping.native_names
-    if names is not None and names <= raw.keys():
-        # Every field holds a BSON-native value: the raw value is the stored form already.
-        return {name: raw[name] for name in names}
+    check = mapping.stored_check
+    if check is not None and check(raw):
+        # Every value has exactly the type validation gives it: validating and dumping it
+        # again would return the same values.
+        return {name: raw[name] for name in mapping.stored_names}
     return encode(decode(mapping, raw), mapping)
 
 

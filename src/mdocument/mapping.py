@@ -19,12 +19,11 @@ from pydantic import AliasChoices, BaseModel
 
 from mdocument.annotations import (
     Shape,
-    bson_native,
     mentions,
     model_type,
     shape_of,
 )
-from mdocument.exact import Check, exact_check
+from mdocument.exact import Check, exact_check, stored_check
 from mdocument.exceptions import (
     DocumentException,
     RelationNotSet,
@@ -209,17 +208,6 @@ class DocumentMapping:
             mentions(field.info.annotation, decimal.Decimal) for field in self.fields.values()
         )
         """Whether a field may hold a ``Decimal`` (its collection then decodes decimal128)."""
-        self.native_names: frozenset[str] | None = (
-            frozenset(field.stored for field in self.fields.values())
-            if self.not_stored is None
-            and all(bson_native(field.info.annotation) for field in self.fields.values())
-            else None
-        )
-        """The stored names, when every field holds values BSON stores as they are (strings,
-        numbers, ObjectIds, datetimes... and lists or dicts of them): a stored document is then
-        its own stored form, with no validation to normalize it."""
-        if self.native_names is not None and self.kind is not None:
-            self.native_names |= {KIND_FIELD}
 
     @cached_property
     def exact_check(self) -> Check | None:
@@ -232,6 +220,20 @@ class DocumentMapping:
             self.document,
             [(field.name, field.stored, field.info) for field in self.fields.values()],
         )
+
+    @cached_property
+    def stored_check(self) -> Check | None:
+        """The check that a raw stored document is its own stored form (see :mod:`exact`)."""
+        fields = self.fields.values()
+        return stored_check(
+            self.document, [(field.name, field.stored, field.info) for field in fields]
+        )
+
+    @cached_property
+    def stored_names(self) -> tuple[str, ...]:
+        """The top-level names of a stored form: ``_id``, every field, the kind in a hierarchy."""
+        names = tuple(field.stored for field in self.fields.values())
+        return names if self.kind is None else (*names, KIND_FIELD)
 
     def stored_path(self, path: str) -> str:
         """The stored form of a dotted field path; raises :class:`UnknownModelField`."""

@@ -109,7 +109,7 @@ class Repository(Generic[D]):
         """Instances of many stored documents: :meth:`load` without a call per document."""
         if self.revisioned or self.shared_names or self.mapping.kind is not None:
             return [self.load(raw) for raw in raws]
-        validate, ref = self.document.model_validate, self._ref
+        validate, ref = self.document.__pydantic_validator__.validate_python, self._ref
         documents: list[D] = []
         try:
             for raw in raws:
