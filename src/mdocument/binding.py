@@ -19,10 +19,9 @@ registry module.
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
-from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from mdocument.exceptions import DocumentException, NotInitializedError
@@ -157,14 +156,24 @@ def active() -> Scope:
     return scope
 
 
-@contextlib.contextmanager
-def use(scope: Scope) -> Generator[None]:
+class _Using(AbstractContextManager[None]):
+    """The block of :func:`use`: a class, not a generator, for every write enters one."""
+
+    __slots__ = ("_scope", "_token")
+
+    def __init__(self, scope: Scope) -> None:
+        self._scope = scope
+
+    def __enter__(self) -> None:
+        self._token = _chosen.set(self._scope)
+
+    def __exit__(self, *exc: object) -> None:
+        _chosen.reset(self._token)
+
+
+def use(scope: Scope) -> AbstractContextManager[None]:
     """Make ``scope`` the registry of the current context (task) inside the block."""
-    token = _chosen.set(scope)
-    try:
-        yield
-    finally:
-        _chosen.reset(token)
+    return _Using(scope)
 
 
 def repository_of(document: type[DocumentBase], scope: Scope | None = None) -> Any:

@@ -262,7 +262,12 @@ def _diff_alike(kind: type[Any], before: Any, after: Any, path: str, changes: Ch
             return True
     elif kind is list and before and len(before) == len(after):
         for index, (old, new) in enumerate(zip(before, after, strict=True)):
-            _diff(old, new, f"{path}.{index}", changes)
+            if old is not new:
+                item: type[Any] = old.__class__
+                if item is not type(new) or item not in _EXACT:
+                    _diff(old, new, f"{path}.{index}", changes)
+                elif old != new:
+                    changes.set[f"{path}.{index}"] = new
         return True
     return False
 

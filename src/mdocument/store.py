@@ -16,7 +16,6 @@ That gives one place for what every call needs:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import random
 import time
@@ -24,7 +23,6 @@ from collections.abc import (
     AsyncIterator,
     Awaitable,
     Callable,
-    Generator,
     Mapping,
     MutableMapping,
     Sequence,
@@ -62,6 +60,19 @@ Tracer = Callable[[str, str], None]
 
 _inside: contextvars.ContextVar[bool] = contextvars.ContextVar("mdocument_store", default=False)
 
+
+class _Traced:
+    """The block of one store operation: a class, not a generator (it runs on every call)."""
+
+    __slots__ = ("_token",)
+
+    def __enter__(self) -> None:
+        self._token = _inside.set(True)
+
+    def __exit__(self, *exc: object) -> None:
+        _inside.reset(self._token)
+
+
 _WRITE_CONFLICT = 112
 _BACKOFF_INITIAL = 0.005
 _BACKOFF_MAX = 0.5
@@ -94,16 +105,11 @@ class Store:
         """The database's codec options (mdocument derives its collections' from them)."""
         return self._database.codec_options
 
-    @contextlib.contextmanager
-    def traced(self, operation: str, collection: str = "") -> Generator[None]:
+    def traced(self, operation: str, collection: str = "") -> _Traced:
         """Mark the driver calls made inside as the store's, after telling the tracers."""
         for tracer in self.tracers:
             tracer(operation, collection)
-        token = _inside.set(True)
-        try:
-            yield
-        finally:
-            _inside.reset(token)
+        return _Traced()
 
     def collection(self, name: str, *, decimals: bool = False) -> StoreCollection:
         """A collection with mdocument's codec options (``decimals``: decode decimal128)."""
