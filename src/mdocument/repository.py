@@ -340,13 +340,20 @@ class Repository(Generic[D]):
         if "before_save" in self.hooks:
             for document in batch:
                 await document.before_save()
-        stored = [self.checked_form(document) for document in batch]
-        revision = self.revision_field
-        rows = [marked(self.document, {**row, revision: 1} if revision else row) for row in stored]
-        pairs = list(zip(batch, stored, strict=True))
+        mapping = self.mapping
+        stored = [checked_form(mapping, document) for document in batch]
+        revision, soft = self.revision_field, is_soft(self.document)
+        rows = stored
+        if revision or soft:
+            rows = [
+                marked(self.document, {**row, revision: 1} if revision else row) for row in stored
+            ]
+        outgoing = self.outgoing
 
         async def insert(in_session: Session | None) -> None:
-            await check_references(self.registry, self.outgoing, pairs, in_session)
+            if outgoing:
+                pairs = list(zip(batch, stored, strict=True))
+                await check_references(self.registry, outgoing, pairs, in_session)
             await self.registry.pause("checked", batch[0])
             try:
                 await self.collection.insert_many(rows, session=in_session)
@@ -357,7 +364,7 @@ class Repository(Generic[D]):
 
         await self._write(lambda: self.registry.atomic(insert, session))
         ref, first = self._ref, 1 if revision else None
-        for document, form in pairs:
+        for document, form in zip(batch, stored, strict=True):
             inserted(document, form, ref, first)
         if "after_save" in self.hooks:
             for document in batch:
