@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from mdocument import Document, Field, ObjectId, init
-from mdocument.codec import encode
+from mdocument.changes import diff
+from mdocument.codec import codec_options, encode
 from mdocument.forms import checked_form, normalized
 
 UTC = datetime.timezone.utc
@@ -126,6 +127,11 @@ def put_in_list(name: str) -> Any:
     return lambda document, value: getattr(document, name).append(value)
 
 
+def replace_first(name: str) -> Any:
+    # Same length: the diff compares the lists item by item.
+    return lambda document, value: getattr(document, name).__setitem__(0, value)
+
+
 def put_in_dict(name: str) -> Any:
     return lambda document, value: getattr(document, name).__setitem__("k", value)
 
@@ -148,6 +154,7 @@ PLACES: dict[str, Any] = {
         "tags", "ratios", "flags", "moments", "friends", "colours", "blobs", "maybe", "either",
         "history",
     )},
+    **{f"{name}[0]": replace_first(name) for name in ("ratios", "maybe", "either", "flags")},
     "counters[k]": put_in_dict("counters"),
     "nested[k]": put_in_dict("nested"),
     "nested.a.append": lambda document, value: document.nested["a"].append(value),
@@ -215,8 +222,8 @@ def test_every_hostile_value_at_every_place_is_stored_as_validation_would(place)
 def test_any_mix_of_changes_in_place_is_stored_as_validation_would(changes):
     document = fresh()
     for place, index in changes:
-        # A raw replacement may have made a later place unreachable (``5.append``).
-        with contextlib.suppress(AttributeError):
+        # A raw replacement may have made a later place unreachable (``5.append``, ``[]["k"]``).
+        with contextlib.suppress(AttributeError, TypeError, IndexError):
             PLACES[place](document, HOSTILE[index])
     assert_same_outcome(document)
 
@@ -423,3 +430,75 @@ def test_a_validator_anywhere_sends_the_baseline_through_validation():
     mapping = Lowered.__mdocument_mapping__
     assert mapping.stored_check is None
     assert normalized(mapping, {"_id": bson.ObjectId(), "name": "ADA"})["name"] == "ada"
+
+
+# -- whole values compared with == in a diff ------------------------------------------------------
+
+
+def test_only_values_without_floats_or_mixed_numbers_are_compared_with_equality():
+    names = Profile.__mdocument_mapping__.equality_names
+    assert {"tags", "counters", "address", "history", "nested", "either", "maybe"} <= names
+    assert not {"score", "ratios"} & names  # 0.0 == -0.0 in Python, not in BSON
+
+    class Mixed(Document):
+        values: list[int | float] = []
+
+    assert "values" not in Mixed.__mdocument_mapping__.equality_names  # 1 == 1.0
+    assert Invariant.__mdocument_mapping__.equality_names == frozenset()  # a validator
+
+
+def raw_of(document: Profile) -> dict[str, Any]:
+    form = encode(document, Profile.__mdocument_mapping__)
+    return bson.decode(bson.encode(form, codec_options=CODEC), CODEC)
+
+
+CODEC = codec_options(bson.codec_options.DEFAULT_CODEC_OPTIONS)  # a collection's
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(sorted(PLACES)), st.sampled_from(range(len(HOSTILE)))),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_a_diff_with_equality_shortcuts_sends_what_a_full_walk_sends(changes):
+    mapping = Profile.__mdocument_mapping__
+    document = fresh()
+    baseline = normalized(mapping, raw_of(document))
+    for place, index in changes:
+        with contextlib.suppress(AttributeError, TypeError, IndexError):
+            PLACES[place](document, HOSTILE[index])
+    try:
+        stored = checked_form(mapping, document)
+    except ValidationError:
+        return  # refused before any diff
+    fast, full = diff(baseline, stored, mapping.equality_names), diff(baseline, stored)
+    assert fast.unset == full.unset
+    assert fast.set.keys() == full.set.keys()
+    for path, value in full.set.items():
+        assert identical(fast.set[path], value)
+
+
+async def test_a_signed_zero_or_a_number_kind_changed_deep_inside_is_saved(database):
+    class Point(BaseModel):
+        x: float
+        label: str = ""
+
+    class Shape(Document):
+        points: list[Point] = []
+        values: list[int | float] = []
+        names: list[str] = []
+
+    await init(database, models=[Shape])
+    shape = await Shape.create(points=[Point(x=0.0)], values=[1], names=["a"])
+    shape.points[0].x = -0.0
+    shape.values[0] = 1.0
+    await shape.save()
+    raw = await database["shape"].find_one({"_id": shape.id})
+    assert math.copysign(1, raw["points"][0]["x"]) == -1
+    assert type(raw["values"][0]) is float
+    shape.names[0] = "b"
+    await shape.save()
+    assert (await database["shape"].find_one({"_id": shape.id}))["names"] == ["b"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from typing import Any, cast
 
 import bson
@@ -272,12 +273,19 @@ def _diff_alike(kind: type[Any], before: Any, after: Any, path: str, changes: Ch
     return False
 
 
+_NOTHING: frozenset[str] = frozenset()
+
+
 def _diff_mapping(
-    before: Mapping[str, Any], after: Mapping[str, Any], prefix: str, changes: Changes
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+    prefix: str,
+    changes: Changes,
+    equal_is_same: AbstractSet[str] = _NOTHING,
 ) -> None:
     for key, value in after.items():
         old: Any = before.get(key, _ABSENT)
-        if old is value:
+        if old is value or (key in equal_is_same and old == value):
             continue
         kind: type[Any] = old.__class__
         if kind is type(value) and kind in _EXACT:  # most values: no call per value
@@ -292,8 +300,18 @@ def _diff_mapping(
             changes.unset[prefix + key] = ""
 
 
-def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> Changes:
-    """The changes from one stored form of a document to another (``_id`` never changes)."""
+def diff(
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+    equal_is_same: AbstractSet[str] = _NOTHING,
+) -> Changes:
+    """The changes from one stored form of a document to another (``_id`` never changes).
+
+    ``equal_is_same``: top-level names whose values, in both forms, are known to hold exactly
+    their declared types, none of them a float (see :func:`mdocument.exact.equality_names`).
+    There Python's equality is BSON's, and a whole unchanged value is skipped with one ``==``
+    instead of being walked.
+    """
     changes = Changes()
-    _diff_mapping(before, after, "", changes)
+    _diff_mapping(before, after, "", changes, equal_is_same)
     return changes

@@ -34,7 +34,7 @@ from mdocument.types import ObjectId
 if TYPE_CHECKING:
     from pydantic.fields import FieldInfo
 
-__all__ = ["Check", "exact_check", "stored_check"]
+__all__ = ["Check", "equality_names", "exact_check", "stored_check"]
 
 Check = Callable[[Any], bool]
 """Whether one dumped value is exactly what validating it returns."""
@@ -358,3 +358,41 @@ def stored_check(
             return None
         nodes.append((stored, node))
     return _Compiler().function(nodes)
+
+
+def _numbers_apart(node: _Node) -> bool:
+    """Whether Python's ``==`` on values of ``node`` is BSON's equality.
+
+    It is unless a float may be there (``0.0 == -0.0``) or a position may hold two kinds of
+    number (``1 == 1.0 == True``).
+    """
+    if isinstance(node, _Leaf):
+        numbers = node.types & {int, float, bool}
+        return float not in node.types and len(numbers) <= 1
+    if isinstance(node, _Optional):
+        return _numbers_apart(node.inner)
+    if isinstance(node, _List):
+        return _numbers_apart(node.item)
+    if isinstance(node, _Dict):
+        return _numbers_apart(node.value)
+    return all(_numbers_apart(field) for _, field in node.fields)
+
+
+def equality_names(
+    document: type[BaseModel], fields: Iterable[tuple[str, str, FieldInfo]]
+) -> frozenset[str]:
+    """The stored names whose values may be compared with ``==`` when diffing two stored forms.
+
+    Only for a document whose stored forms always hold exactly the declared types: no
+    validator, serializer or configuration can change them (:func:`stored_check` applies), and
+    validation returns exact types for every annotation this module knows. Then two values
+    Python calls equal are stored alike, except where a float or two kinds of number may be.
+    """
+    if stored_check(document, fields) is None:
+        return frozenset()
+    names: set[str] = set()
+    for _, stored, info in fields:
+        node = _field_node(info, frozenset())
+        if node is not None and _numbers_apart(node):
+            names.add(stored)
+    return frozenset(names)

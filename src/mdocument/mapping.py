@@ -23,7 +23,7 @@ from mdocument.annotations import (
     model_type,
     shape_of,
 )
-from mdocument.exact import Check, exact_check, stored_check
+from mdocument.exact import Check, equality_names, exact_check, stored_check
 from mdocument.exceptions import (
     DocumentException,
     RelationNotSet,
@@ -228,6 +228,12 @@ class DocumentMapping:
         return stored_check(
             self.document, [(field.name, field.stored, field.info) for field in fields]
         )
+
+    @cached_property
+    def equality_names(self) -> frozenset[str]:
+        """Top-level names a diff may compare with ``==`` (see :func:`exact.equality_names`)."""
+        fields = [(field.name, field.stored, field.info) for field in self.fields.values()]
+        return equality_names(self.document, fields)
 
     @cached_property
     def stored_names(self) -> tuple[str, ...]:

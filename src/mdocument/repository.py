@@ -219,7 +219,9 @@ class Repository(Generic[D]):
         shard = shard_filter(self.mapping, baseline)
         if shard:  # refused before anything is sent; then every update names the shard key
             refuse_shard_key_change(self.mapping, baseline, stored)
-        first = diff(baseline, stored)
+        # ``==`` where the class's own types allow it, before a check refreshes copies.
+        own: DocumentMapping = type(document).__mdocument_mapping__
+        first = diff(baseline, stored, own.equality_names)
         touched = first.top_level()
         edges = [edge for edge in self.outgoing if edge.field.stored in touched]
         syncing = self.syncs(touched)
