@@ -193,7 +193,7 @@ def _addressable(keys: Iterable[object]) -> bool:
 # pair is compared by its BSON encoding: ``1 == 1.0 == True`` in Python but not in BSON, NaN is
 # unequal to itself in Python but stored identically, ``Decimal("1.0") == Decimal("1.00")`` but
 # they are different decimal128 values, and a datetime is stored to the millisecond.
-_EXACT: frozenset[type[object]] = frozenset({str, int, bool, type(None), bson.ObjectId})
+_EXACT: frozenset[type[object]] = frozenset({str, int, bool, bytes, type(None), bson.ObjectId})
 
 # Uuids compare in the standard representation: a ``UUID`` and the binary it is stored as are the
 # same value. The fallback encoder turns the Python values a dump leaves (enums, ``Decimal``,
