@@ -41,6 +41,13 @@ class Address(BaseModel):
     since: datetime.datetime | None = None
 
 
+class Pair(BaseModel):
+    """Scalars of one type each: checked by one comparison of keys and one of types."""
+
+    code: str
+    rank: int
+
+
 class Profile(Document):
     """Every annotation the check knows, in a mutable position."""
 
@@ -60,6 +67,7 @@ class Profile(Document):
     other: Address | None = None
     history: list[Address] = []
     nested: dict[str, list[int]] = {}
+    pair: Pair = Pair(code="a", rank=1)
 
 
 def fresh() -> Profile:
@@ -117,6 +125,8 @@ HOSTILE: list[Any] = [
     {"$ne": None},
     {"street": "s", "city": "c", "zip": "z"},
     {"street": "s", "city": "c", "zip": 5},
+    {"rank": 1, "code": "a"},  # a Pair's keys in another order
+    {"code": "a", "rank": True},
     Address(street="s", city="c", zip="z"),
     Address.model_construct(street="s", city=1, zip="z"),
     type("Sub", (str,), {})("sub"),
@@ -144,6 +154,13 @@ def set_in_history(name: str) -> Any:
     return lambda document, value: setattr(document.history[0], name, value)
 
 
+RAW_PLACES = ("address", "other", "tags", "counters", "pair")
+
+
+def set_in_pair(name: str) -> Any:
+    return lambda document, value: setattr(document.pair, name, value)
+
+
 def replace_raw(name: str) -> Any:
     # Past validate_assignment, as a model_construct'ed or shared nested object would be.
     return lambda document, value: document.__dict__.__setitem__(name, value)
@@ -160,7 +177,8 @@ PLACES: dict[str, Any] = {
     "nested.a.append": lambda document, value: document.nested["a"].append(value),
     **{f"address.{name}": set_nested(name) for name in ("street", "zip", "since")},
     **{f"history[0].{name}": set_in_history(name) for name in ("city", "since")},
-    **{f"raw {name}": replace_raw(name) for name in ("address", "other", "tags", "counters")},
+    **{f"raw {name}": replace_raw(name) for name in RAW_PLACES},
+    **{f"pair.{name}": set_in_pair(name) for name in ("code", "rank")},
     "del address.zip": lambda document, value: delattr(document.address, "zip"),
 }  # fmt: skip
 
@@ -384,7 +402,7 @@ async def test_a_subclass_of_a_hierarchy_is_checked_against_its_own_fields(datab
 
 STORED_PLACES = [
     "name", "score", "tags", "counters", "ratios", "moments", "friends", "colours", "maybe",
-    "either", "address", "other", "history", "nested", "_id",
+    "either", "address", "other", "history", "nested", "pair", "_id",
 ]  # fmt: skip
 
 

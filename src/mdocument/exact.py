@@ -265,14 +265,31 @@ class _Compiler:
             self.lines.append(f"{pad}    if type({key}) is not str: return False")
             self.emit(node.value, item, depth + 1)
         else:
-            keys = self.constant(frozenset(key for key, _ in node.fields))
+            self.emit_model(node, value, pad, depth)
+
+    def emit_model(self, node: _Model, value: str, pad: str, depth: int) -> None:
+        kinds = [field.types for _, field in node.fields if isinstance(field, _Leaf)]
+        if len(kinds) == len(node.fields) and all(
+            len(types) == 1 and datetime.datetime not in types for types in kinds
+        ):
+            # Scalars of one type each: the keys, in order, and their types in one C-level
+            # comparison each. A dump lists a model's fields in order; a stored document written
+            # in another order takes the full path.
+            keys = self.constant(tuple(key for key, _ in node.fields))
+            types = self.constant(tuple(next(iter(types)) for types in kinds))
             self.lines.append(
-                f"{pad}if type({value}) is not dict or {value}.keys() != {keys}: return False"
+                f"{pad}if type({value}) is not dict or tuple({value}) != {keys} "
+                f"or tuple(map(type, {value}.values())) != {types}: return False"
             )
-            for key, field in node.fields:
-                item = self.name("v")
-                self.lines.append(f"{pad}{item} = {value}[{key!r}]")
-                self.emit(field, item, depth)
+            return
+        keys = self.constant(frozenset(key for key, _ in node.fields))
+        self.lines.append(
+            f"{pad}if type({value}) is not dict or {value}.keys() != {keys}: return False"
+        )
+        for key, field in node.fields:
+            item = self.name("v")
+            self.lines.append(f"{pad}{item} = {value}[{key!r}]")
+            self.emit(field, item, depth)
 
     def function(self, fields: list[tuple[str, _Node]]) -> Check:
         self.lines = ["    try:"]
@@ -282,7 +299,9 @@ class _Compiler:
             self.emit(node, item, 2)
         self.lines += ["    except KeyError:", "        return False", "    return True"]
         # Builtins and constants are bound as keyword defaults: local lookups, not global ones.
-        bound: dict[str, Any] = {"type": type, "list": list, "dict": dict, "str": str}
+        bound: dict[str, Any] = {
+            "type": type, "list": list, "dict": dict, "str": str, "tuple": tuple, "map": map,
+        }  # fmt: skip
         bound.update(self.constants)
         arguments = ", ".join(f"{name}={name}" for name in bound)
         self.lines.insert(0, f"def check(data, *, {arguments}):")
