@@ -45,7 +45,8 @@ def docs(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """The benchmark suite, from a clone: crud.py (every contender), cascade.py, contention.py.
+    """The benchmark suite, from a clone: crud.py (every contender), steps.py, cascade.py,
+    contention.py.
 
     The bench extra puts mdocument, Motor, Beanie and ODMantic in this session's environment,
     and crud.py runs every contender (each in a process of its own) with its interpreter.
@@ -54,5 +55,6 @@ def bench(session: nox.Session) -> None:
     session.install("-e", ".[bench]")
     session.run("python", "benchmarks/crud.py", "--peers-here", *session.posargs)
     if not session.posargs:
+        session.run("python", "benchmarks/steps.py")
         session.run("python", "benchmarks/cascade.py", "--size", "2000", "--repeat", "2")
         session.run("python", "benchmarks/contention.py")

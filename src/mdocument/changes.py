@@ -11,7 +11,7 @@ and a list that grew or shrank is set whole.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from typing import Any, cast
 
@@ -28,6 +28,7 @@ __all__ = [
     "RegistryRef",
     "diff",
     "inserted",
+    "load_batch",
     "loaded",
     "mark_unvalidated",
     "registry_of",
@@ -106,6 +107,32 @@ def loaded(
         object.__setattr__(document, "__pydantic_private__", state)
     else:
         private.update(state)
+
+
+def load_batch(
+    validate: Callable[[dict[str, Any]], Any],
+    raws: list[dict[str, Any]],
+    registry: RegistryRef,
+    attach: Callable[[dict[str, Any]], None] | None,
+) -> list[Any]:
+    """Instances of stored documents, each with its raw baseline and registry, in one loop.
+
+    ``attach``: what attaches UTC to datetimes read naive (see :mod:`mdocument.utc`), run on
+    each raw document first. A ``ValidationError`` propagates as it is.
+    """
+    documents: list[Any] = []
+    for raw in raws:
+        if attach is not None:
+            attach(raw)
+        document = validate(raw)
+        private = document.__pydantic_private__
+        state = {STORED: raw, RAW: True, REGISTRY: registry}
+        if private is None:
+            object.__setattr__(document, "__pydantic_private__", state)
+        else:
+            private.update(state)
+        documents.append(document)
+    return documents
 
 
 def inserted(

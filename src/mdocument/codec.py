@@ -82,13 +82,14 @@ def fallback_encoder(value: Any) -> Any:
 
 
 def codec_options(
-    base: CodecOptions[Any], *, decimals: bool = False
+    base: CodecOptions[Any], *, decimals: bool = False, aware: bool = True
 ) -> CodecOptions[dict[str, Any]]:
     """The codec options of mdocument's collections, derived from the database's own.
 
     Datetimes come back timezone-aware in UTC, so a loaded datetime equals the one saved; UUIDs
     use the standard representation unless the application chose one. ``decimals``: decode
-    ``decimal128`` values into ``Decimal`` (for documents that hold some).
+    ``decimal128`` values into ``Decimal`` (for documents that hold some). ``aware=False``:
+    naive datetimes, for the loads of classes that attach UTC themselves (see :mod:`utc`).
     """
     uuids = base.uuid_representation
     if uuids == UuidRepresentation.UNSPECIFIED:
@@ -96,8 +97,8 @@ def codec_options(
     decoders = [_DecimalDecoder()] if decimals else []
     return base.with_options(
         document_class=dict,
-        tz_aware=True,
-        tzinfo=datetime.timezone.utc,
+        tz_aware=aware,
+        tzinfo=datetime.timezone.utc if aware else None,
         uuid_representation=uuids,
         type_registry=TypeRegistry(decoders, fallback_encoder=fallback_encoder),
     )

@@ -36,6 +36,7 @@ from mdocument.indexes import Index
 from mdocument.kinds import TimeSeries, View, time_series_of, view_of
 from mdocument.masking import sensitive_path
 from mdocument.names import ARRAY_SEGMENT, ID_FIELD, STORED_ID
+from mdocument.utc import Attach, utc_attacher
 
 if TYPE_CHECKING:
     from pydantic.fields import FieldInfo
@@ -234,6 +235,20 @@ class DocumentMapping:
         """Top-level names a diff may compare with ``==`` (see :func:`exact.equality_names`)."""
         fields = [(field.name, field.stored, field.info) for field in self.fields.values()]
         return equality_names(self.document, fields)
+
+    @cached_property
+    def utc_attacher(self) -> Attach | None:
+        """What attaches UTC to this class's documents read naive (see :mod:`utc`).
+
+        ``None`` when they must be read aware (a hierarchy's subclasses store fields of their
+        own).
+        """
+        if self.kind is not None:
+            return None
+        fields = [
+            (field.name, field.stored, field.info.annotation) for field in self.fields.values()
+        ]
+        return utc_attacher(self.document, fields)
 
     @cached_property
     def stored_names(self) -> tuple[str, ...]:

@@ -173,7 +173,10 @@ class QuerySet(Generic[T]):
             **options,
         }
         filter = settings.pop("filter", self._filter)
-        return _repository(self._document).collection.find(filter, **settings)
+        repository = _repository(self._document)
+        # Whole documents are read as the repository loads them; a projection, aware.
+        source = repository.loads if self._projection is None else repository.collection
+        return source.find(filter, **settings)
 
     async def to_list(self) -> list[T]:
         """All matching documents (or projected models)."""
@@ -369,13 +372,15 @@ class QuerySet(Generic[T]):
         raws = await self._cursor(
             filter=filter, sort=sort, skip=0, limit=size + 1, projection=projection
         ).to_list(None)
+        more = len(raws) > size
+        raws = raws[:size]
+        load = self._loader()
+        items = [load(raw) for raw in raws]  # first: loading attaches UTC to naive datetimes
         token = None
-        if len(raws) > size:
-            raws = raws[:size]
+        if more:
             last = [_value_at(raws[-1], path) for path, _ in sort]
             token = encode_token(last, sort, codec)
-        load = self._loader()
-        return KeysetPage(items=[load(raw) for raw in raws], size=size, next_token=token)
+        return KeysetPage(items=items, size=size, next_token=token)
 
     def _token_values(self, specs: list[PathSpec], values: list[Any]) -> list[Any]:
         try:

@@ -160,16 +160,20 @@ class Registry:
         rewritten or its cascade runs; ``"planned"``: a delete's cascade was planned, before
         its first write; ``"chunk"``: a chunk of a chunked delete committed)."""
         self.repositories: dict[type[Document], Repository[Any]] = {
-            document: Repository(
-                self,
-                document,
-                self.store.collection(
-                    document.__mdocument_mapping__.collection,
-                    decimals=document.__mdocument_mapping__.decimals,
-                ),
-            )
-            for document in self.documents
+            document: self._repository_of(document) for document in self.documents
         }
+
+    def _repository_of(self, document: type[Document]) -> Repository[Any]:
+        mapping = document.__mdocument_mapping__
+        collection = self.store.collection(mapping.collection, decimals=mapping.decimals)
+        # Whole documents of a class that places its own datetimes are read with naive ones,
+        # which loading makes aware (mdocument.utc): much cheaper than the driver's way.
+        loads = None
+        if mapping.utc_attacher is not None:
+            loads = self.store.collection(
+                mapping.collection, decimals=mapping.decimals, aware=False
+            )
+        return Repository(self, document, collection, loads)
 
     def repository(self, document: type[Document]) -> Repository[Any]:
         """The repository of a registered document class."""

@@ -18,12 +18,12 @@ from mdocument.batching import find_by_ids, find_ids
 from mdocument.cascade import sync_copies
 from mdocument.changes import (
     RAW,
-    REGISTRY,
     REVISION_FIELD,
     STORED,
     RegistryRef,
     diff,
     inserted,
+    load_batch,
     loaded,
     remember,
     revision_of,
@@ -72,11 +72,18 @@ _HOOKS = ("before_save", "after_save", "before_delete", "after_delete")
 class Repository(Generic[D]):
     """CRUD for one document class on one collection."""
 
-    def __init__(self, registry: Registry, document: type[D], collection: Collection) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        document: type[D],
+        collection: Collection,
+        loads: Collection | None = None,
+    ) -> None:
         self.registry = registry
         self.document = document
         self.mapping: DocumentMapping = document.__mdocument_mapping__
         self.collection = collection
+        self.loads, self.attach_utc = loads or collection, self.mapping.utc_attacher  # utc module
         self.index_keys: dict[str, tuple[str, ...]] = {}
         """Index name → stored key paths, of the indexes init declares for this class."""
         from mdocument.model import DocumentBase as Document
@@ -99,6 +106,8 @@ class Repository(Generic[D]):
             kind = subclass_for(self.document, raw)
             if kind is not self.document and kind in self.registry.graph.nodes:
                 return self.registry.repository(kind).load(raw)  # type: ignore[no-any-return]
+        if self.attach_utc is not None:
+            self.attach_utc(raw)
         document: D = decode(self.mapping, raw)
         revision = raw.get(REVISION_FIELD, 0) if self.revisioned else None
         shared = self.shared_names
@@ -109,22 +118,13 @@ class Repository(Generic[D]):
         """Instances of many stored documents: :meth:`load` without a call per document."""
         if self.revisioned or self.shared_names or self.mapping.kind is not None:
             return [self.load(raw) for raw in raws]
-        validate, ref = self.document.__pydantic_validator__.validate_python, self._ref
-        documents: list[D] = []
+        validate = self.document.__pydantic_validator__.validate_python
         try:
-            for raw in raws:
-                document = validate(raw)
-                private = document.__pydantic_private__
-                state = {STORED: raw, RAW: True, REGISTRY: ref}
-                if private is None:
-                    object.__setattr__(document, "__pydantic_private__", state)
-                else:
-                    private.update(state)
-                documents.append(document)
+            return load_batch(validate, raws, self._ref, self.attach_utc)
         except ValidationError:
-            decode(self.mapping, raws[len(documents)])  # raises the error naming the document
+            for raw in raws:  # the error naming the first document that does not match
+                decode(self.mapping, raw)
             raise
-        return documents
 
     def stored_form(self, document: D) -> dict[str, Any] | None:
         """The stored form of ``document`` at its last load or save; ``None`` if never stored."""
@@ -150,7 +150,7 @@ class Repository(Generic[D]):
     async def find_one(self, filter: Mapping[str, Any], session: Session | None) -> D | None:
         """The first document matching a compiled filter."""
         filter = {**filter, **kind_filter(self.document)}  # by id: of this class's subtree
-        raw = await self.collection.find_one(hidden(self.document, filter), session=session)
+        raw = await self.loads.find_one(hidden(self.document, filter), session=session)
         return None if raw is None else self.load(raw)
 
     def not_found(self, query: Mapping[str, Any]) -> NotFoundError:

@@ -111,12 +111,16 @@ class Store:
             tracer(operation, collection)
         return _Traced()
 
-    def collection(self, name: str, *, decimals: bool = False) -> StoreCollection:
-        """A collection with mdocument's codec options (``decimals``: decode decimal128)."""
-        raw = self._database.get_collection(
-            name, codec_options=codec_options(self._database.codec_options, decimals=decimals)
-        )
-        return StoreCollection(self, raw)
+    def collection(
+        self, name: str, *, decimals: bool = False, aware: bool = True
+    ) -> StoreCollection:
+        """A collection with mdocument's codec options.
+
+        ``decimals``: decode decimal128; ``aware=False``: datetimes decoded naive (see
+        :mod:`mdocument.utc`).
+        """
+        options = codec_options(self._database.codec_options, decimals=decimals, aware=aware)
+        return StoreCollection(self, self._database.get_collection(name, codec_options=options))
 
     def plain_collection(self, name: str) -> StoreCollection:
         """A collection with the database's own codec options (the journal, exports)."""
