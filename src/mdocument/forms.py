@@ -7,6 +7,7 @@ loaded document's raw form is normalized to a stored form only when a save needs
 
 from __future__ import annotations
 
+import contextlib
 from copy import deepcopy
 from typing import TYPE_CHECKING, Any, get_args
 
@@ -71,8 +72,10 @@ def normalized(mapping: DocumentMapping, raw: dict[str, Any]) -> dict[str, Any]:
     check = mapping.stored_check
     if check is not None and check(raw):
         # Every value has exactly the type validation gives it: validating and dumping it
-        # again would return the same values.
-        return {name: raw[name] for name in mapping.stored_names}
+        # again would return the same values. (A document stored before its class joined a
+        # hierarchy has no kind yet: the full path adds it.)
+        with contextlib.suppress(KeyError):
+            return {name: raw[name] for name in mapping.stored_names}
     return encode(decode(mapping, raw), mapping)
 
 
