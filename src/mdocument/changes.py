@@ -125,12 +125,7 @@ def load_batch(
         if attach is not None:
             attach(raw)
         document = validate(raw)
-        private = document.__pydantic_private__
-        state = {STORED: raw, RAW: True, REGISTRY: registry}
-        if private is None:
-            object.__setattr__(document, "__pydantic_private__", state)
-        else:
-            private.update(state)
+        loaded(document, raw, registry, None)
         documents.append(document)
     return documents
 

@@ -129,25 +129,30 @@ def _neutral_config(model: type[BaseModel]) -> bool:
     return config.get("extra") in (None, "ignore", "forbid") and config.get("allow_inf_nan", True)
 
 
+def _hooked(model: type[BaseModel]) -> bool:
+    """Whether a validator or a serializer of the model's own may change what it holds."""
+    decorators = model.__pydantic_decorators__
+    return any(
+        (
+            decorators.validators,
+            decorators.field_validators,
+            decorators.root_validators,
+            decorators.field_serializers,
+            decorators.model_serializers,
+            decorators.model_validators,
+        )
+    )
+
+
 def _plain_model(model: type[BaseModel]) -> bool:
     """A model whose validation of its own dump is the identity: no hooks, nothing derived."""
-    decorators = model.__pydantic_decorators__
     return (
         model.__pydantic_complete__
         and not model.__pydantic_root_model__
         and model.__pydantic_post_init__ is None
         and not model.__private_attributes__
-        and not any(
-            (
-                decorators.validators,
-                decorators.field_validators,
-                decorators.root_validators,
-                decorators.field_serializers,
-                decorators.model_serializers,
-                decorators.model_validators,
-                decorators.computed_fields,
-            )
-        )
+        and not _hooked(model)
+        and not model.__pydantic_decorators__.computed_fields
         and getattr(model.__get_pydantic_core_schema__, "__func__", None)
         is getattr(BaseModel.__get_pydantic_core_schema__, "__func__", None)
         and _neutral_config(model)
@@ -358,17 +363,7 @@ def stored_check(
     return the same values: the raw values are that baseline. ``None`` when only validation
     can tell.
     """
-    decorators = document.__pydantic_decorators__
-    if not _neutral_config(document) or any(
-        (
-            decorators.validators,
-            decorators.field_validators,
-            decorators.root_validators,
-            decorators.field_serializers,
-            decorators.model_serializers,
-            decorators.model_validators,
-        )
-    ):
+    if not _neutral_config(document) or _hooked(document):
         return None
     nodes: list[tuple[str, _Node]] = []
     for _, stored, info in fields:
@@ -397,18 +392,15 @@ def _numbers_apart(node: _Node) -> bool:
     return all(_numbers_apart(field) for _, field in node.fields)
 
 
-def equality_names(
-    document: type[BaseModel], fields: Iterable[tuple[str, str, FieldInfo]]
-) -> frozenset[str]:
+def equality_names(fields: Iterable[tuple[str, str, FieldInfo]]) -> frozenset[str]:
     """The stored names whose values may be compared with ``==`` when diffing two stored forms.
 
-    Only for a document whose stored forms always hold exactly the declared types: no
-    validator, serializer or configuration can change them (:func:`stored_check` applies), and
-    validation returns exact types for every annotation this module knows. Then two values
-    Python calls equal are stored alike, except where a float or two kinds of number may be.
+    Only for a document that has a :func:`stored_check`: no validator, serializer or
+    configuration can change its stored forms, which then hold exactly the declared types (the
+    check proves it for a loaded one, validation returns them for every annotation this module
+    knows). Two values Python calls equal are then stored alike, except where a float or two
+    kinds of number may be.
     """
-    if stored_check(document, fields) is None:
-        return frozenset()
     names: set[str] = set()
     for _, stored, info in fields:
         node = _field_node(info, frozenset())

@@ -233,8 +233,11 @@ class DocumentMapping:
     @cached_property
     def equality_names(self) -> frozenset[str]:
         """Top-level names a diff may compare with ``==`` (see :func:`exact.equality_names`)."""
-        fields = [(field.name, field.stored, field.info) for field in self.fields.values()]
-        return equality_names(self.document, fields)
+        if self.stored_check is None:
+            return frozenset()
+        return equality_names(
+            (field.name, field.stored, field.info) for field in self.fields.values()
+        )
 
     @cached_property
     def utc_attacher(self) -> Attach | None:
