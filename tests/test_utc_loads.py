@@ -173,3 +173,24 @@ def test_what_the_attach_function_cannot_follow_is_read_aware():
     for declared in refused:
         assert utc_attacher(Timeline, fields(**declared)) is None, declared
     assert utc_attacher(Timeline, fields(value=int, other=list[str])) is not None
+
+
+@pytest.mark.parametrize(
+    "naive",
+    [
+        datetime.datetime.min,
+        datetime.datetime.max,
+        datetime.datetime(1969, 12, 31, 23, 59, 59, 999000),  # before the epoch
+        datetime.datetime(2024, 2, 29, 0, 0, 0, 1000),
+    ],
+)
+def test_the_attach_function_gives_the_same_instant_in_utc(naive):
+    # It rebuilds each datetime from its pickle state: the same value as replace(tzinfo=UTC).
+    attach = utc_attacher(Timeline, [("at", "at", datetime.datetime)])
+    assert attach is not None
+    raw = {"at": naive}
+    attach(raw)
+    assert raw["at"] == naive.replace(tzinfo=UTC)
+    assert raw["at"].tzinfo is UTC
+    assert type(raw["at"]) is datetime.datetime
+    assert (raw["at"].microsecond, raw["at"].fold) == (naive.microsecond, 0)

@@ -6,7 +6,7 @@ which was a tenth of the cost of loading a typical document. Where a class says 
 its datetimes can be (every field's annotation is one this module can follow: no ``Any``, no
 open ``dict``, no custom type), its documents are read with a naive-datetime codec and a
 function generated once per class attaches UTC at those places before validation: one
-``replace`` per datetime, and the instance and its change baseline hold the same aware values as
+constructor call per datetime, and the instance and its change baseline hold the same aware values as
 before.
 
 Any class this module cannot follow (and a polymorphic hierarchy, a class storing extra fields,
@@ -156,11 +156,16 @@ class _Writer:
         return f"{prefix}{self.names}"
 
     def fix(self, place: _Place, value: str, assign: str, pad: str) -> None:
-        """Lines that attach UTC to the datetimes of ``value``; ``assign`` puts one back."""
+        """Lines that attach UTC to the datetimes of ``value``; ``assign`` puts one back.
+
+        A datetime is rebuilt from its pickle state and a tzinfo, the form unpickling calls (the
+        C and the pure-Python ``datetime`` both take it): ``replace(tzinfo=...)`` parses nine
+        keyword arguments and cost five times as much (0.8 against 0.14 µs here).
+        """
         if isinstance(place, _Here):
             self.lines += [
                 f"{pad}if type({value}) is datetime and {value}.tzinfo is None:",
-                f"{pad}    {assign.format(f'{value}.replace(tzinfo=UTC)')}",
+                f"{pad}    {assign.format(f'datetime({value}.__reduce__()[1][0], UTC)')}",
             ]
         elif isinstance(place, _Items):
             index, item = self.name("i"), self.name("v")
