@@ -161,6 +161,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         f"--tasks (default here: {', '.join(PROFILE_TASKS)}) and print the top costs",
     )
     parser.add_argument("--profile-dir", type=Path, help="keep the .prof files here")
+    parser.add_argument(
+        "--no-pin",
+        dest="pin",
+        action="store_false",
+        help="let the system place the processes (default on Linux with 2 CPUs or more: the "
+        "measured client on the first CPU, the embedded server on the others)",
+    )
     args = parser.parse_args(argv)
     quick = args.quick
     defaults = {
@@ -250,6 +257,33 @@ def interpreters(
     return found, missing
 
 
+# -- CPUs ---------------------------------------------------------------------------------------
+
+# (client CPUs, server CPUs) when pinned. A client and the server sharing one CPU evict each
+# other's caches on every round trip, and where the system put them changed a ratio of 500
+# single operations by 10-30 % from one process to the next.
+_split: tuple[set[int], set[int]] | None = None
+
+
+def pin(enabled: bool) -> str:
+    """Split this machine's CPUs between the measured clients and the server; what was done."""
+    global _split
+    if not enabled or not hasattr(os, "sched_setaffinity"):
+        return "not pinned"
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return "not pinned (one CPU)"
+    _split = {cpus[0]}, set(cpus[1:])
+    return f"clients pinned to CPU {cpus[0]}, the embedded server to CPUs {cpus[1:]}"
+
+
+def _on_cpus(cpus: set[int] | None) -> Any:
+    """A ``preexec_fn`` that runs the child on ``cpus`` (``None``: anywhere)."""
+    if cpus is None:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus)
+
+
 # -- server -------------------------------------------------------------------------------------
 
 
@@ -257,8 +291,19 @@ def interpreters(
 def embedded_server() -> Iterator[str]:
     from mdocument.embedded import EmbeddedServer
 
-    with EmbeddedServer() as server:
+    # The server's processes inherit this process's CPUs while it starts.
+    everywhere = os.sched_getaffinity(0) if _split is not None else None
+    if _split is not None:
+        os.sched_setaffinity(0, _split[1])
+    try:
+        server = EmbeddedServer().start()
+    finally:
+        if everywhere is not None:
+            os.sched_setaffinity(0, everywhere)
+    try:
         yield server.uri
+    finally:
+        server.stop()
 
 
 @contextlib.contextmanager
@@ -294,7 +339,8 @@ def run_worker(
         ]
         if profile_dir is not None:
             command += ["--profile-dir", str(profile_dir)]
-        process = subprocess.run(command, check=False)
+        clients = _split[0] if _split is not None else None
+        process = subprocess.run(command, check=False, preexec_fn=_on_cpus(clients))
         if process.returncode == 0 and out.exists():
             report: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
             return report
@@ -415,6 +461,7 @@ def main(argv: list[str] | None = None) -> int:
         warmup=args.warmup,
         data_dir=args.data_dir,
     )
+    pinned = pin(args.pin and not args.smoke)
     external = os.environ.get("MONGODB_URI")
     server_mode = (
         "$MONGODB_URI (one server for all contenders)"
@@ -429,7 +476,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{config.user_bulk} documents; {config.warmup} warm-up + {config.iterations} "
         f"measured iterations per task and round, {args.rounds} round(s)\n"
         f"processes: one per task and contender, contenders taking turns task by task\n"
-        f"server: {server_mode}",
+        f"server: {server_mode}\nCPUs: {pinned}",
         flush=True,
     )
     for name, reason in skipped.items():
