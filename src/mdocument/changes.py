@@ -41,8 +41,9 @@ __all__ = [
 ]
 
 # The tracking state of a document instance, kept in its `__pydantic_private__`: its stored form
-# at the last load or save (None while it was never stored), whether that form is the raw dict
-# the driver returned, and whether the instance was built without validation.
+# at the last load or save (None while it was never stored), whether that form is raw (the dict
+# the driver returned, or the BSON insert_many sent), and whether the instance was built
+# without validation.
 STORED = "_mdocument_stored"
 RAW = "_mdocument_raw"
 UNVALIDATED = "_mdocument_unvalidated"
@@ -131,12 +132,19 @@ def load_batch(
 
 
 def inserted(
-    document: BaseModel, stored: dict[str, Any], registry: RegistryRef, revision: int | None
+    document: BaseModel,
+    stored: dict[str, Any] | bytes,
+    registry: RegistryRef,
+    revision: int | None,
 ) -> None:
-    """Record the state of an instance just inserted (one update of its private state)."""
+    """Record the state of an instance just inserted (one update of its private state).
+
+    ``stored``: its stored form, or the BSON that was sent, which the first save decodes and
+    normalizes like a loaded document's raw baseline.
+    """
     state = _state(document)
     state[STORED] = stored
-    state[RAW] = False
+    state[RAW] = type(stored) is bytes
     state[REGISTRY] = registry
     state.pop(UNVALIDATED, None)
     if revision is not None:

@@ -7,6 +7,7 @@ a document that was stored before it (one whose id collided).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from mdocument.driver import BulkWriteError
@@ -21,7 +22,7 @@ __all__ = ["undo_partial_insert"]
 
 async def undo_partial_insert(
     collection: StoreCollection,
-    stored: list[dict[str, Any]],
+    stored: Sequence[Mapping[str, Any]],
     error: BaseException,
     session: Session | None,
 ) -> None:

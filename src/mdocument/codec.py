@@ -15,9 +15,11 @@ import ipaddress
 import pathlib
 from typing import TYPE_CHECKING, Any, cast
 
+import bson
 from bson.binary import UuidRepresentation
 from bson.codec_options import CodecOptions, TypeDecoder, TypeRegistry
 from bson.decimal128 import Decimal128
+from bson.raw_bson import RawBSONDocument
 from pydantic import BaseModel, SecretBytes, SecretStr, ValidationError
 from pydantic_core import Url
 
@@ -29,7 +31,15 @@ from mdocument.names import STORED_ID
 if TYPE_CHECKING:
     from mdocument.mapping import DocumentMapping
 
-__all__ = ["codec_options", "decode", "encode", "encode_value", "fallback_encoder"]
+__all__ = [
+    "codec_options",
+    "decode",
+    "decode_bson",
+    "encode",
+    "encode_bson",
+    "encode_value",
+    "fallback_encoder",
+]
 
 _STRINGIFIED = (
     pathlib.PurePath,
@@ -120,6 +130,21 @@ def encode(document: BaseModel, mapping: DocumentMapping) -> dict[str, Any]:
     if own.kind is not None:
         data[KIND_FIELD] = own.kind
     return data
+
+
+def encode_bson(form: dict[str, Any], options: CodecOptions[Any]) -> RawBSONDocument:
+    """A stored form encoded once, with its collection's codec options.
+
+    The driver sends a ``RawBSONDocument`` as it is. Its bytes can then serve as the instance's
+    change baseline: one object the garbage collector never scans, instead of a dict and its
+    lists and dicts, which made bulk inserts of thousands of instances trigger full collections.
+    """
+    return RawBSONDocument(bson.encode(form, codec_options=options))
+
+
+def decode_bson(data: bytes, options: CodecOptions[Any]) -> dict[str, Any]:
+    """The raw stored document of :func:`encode_bson`'s bytes, as the collection reads it."""
+    return bson.decode(data, codec_options=options)
 
 
 def encode_value(value: Any) -> Any:

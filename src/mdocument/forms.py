@@ -16,11 +16,15 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from mdocument.annotations import is_class, strip_annotated
 from mdocument.changes import same, unvalidated
-from mdocument.codec import decode, encode
+from mdocument.codec import decode, decode_bson, encode, encode_bson
 from mdocument.exceptions import WrongValueType
+from mdocument.soft import marked
 from mdocument.types import ObjectId
 
 if TYPE_CHECKING:
+    from bson.codec_options import CodecOptions
+    from bson.raw_bson import RawBSONDocument
+
     from mdocument.mapping import DocumentMapping
 
 __all__ = ["baseline", "checked_form", "normalized", "parse_id", "shared_names"]
@@ -67,8 +71,20 @@ def baseline(raw: dict[str, Any], shared: tuple[str, ...]) -> dict[str, Any]:
     return {**raw, **{name: deepcopy(raw[name]) for name in shared if name in raw}}
 
 
-def normalized(mapping: DocumentMapping, raw: dict[str, Any]) -> dict[str, Any]:
-    """The stored form of a raw stored document (done lazily, by the first save after a load)."""
+def normalized(
+    mapping: DocumentMapping,
+    raw: dict[str, Any] | bytes,
+    options: CodecOptions[Any] | None = None,
+) -> dict[str, Any]:
+    """The stored form of a raw stored document (done lazily, by the first save after a load).
+
+    ``raw`` may be the BSON an ``insert_many`` sent (see :func:`insert_rows`), then read with
+    the collection's codec ``options``.
+    """
+    if isinstance(raw, bytes):
+        if options is None:
+            raise TypeError("the codec options of the collection are needed to read BSON")
+        raw = decode_bson(raw, options)
     check = mapping.stored_check
     if check is not None and check(raw):
         # Every value has exactly the type validation gives it: validating and dumping it
@@ -119,3 +135,27 @@ def parse_id(document: type[BaseModel], value: Any) -> bson.ObjectId:
             document=document,
             field="id",
         ) from None
+
+
+def insert_rows(
+    mapping: DocumentMapping,
+    batch: list[Any],
+    options: CodecOptions[Any],
+    revision: str | None,
+    keep_forms: bool,
+) -> tuple[list[tuple[Any, dict[str, Any]]], list[RawBSONDocument]]:
+    """The rows of one ``insert_many``: each document checked, marked and encoded (BSON).
+
+    Each stored form is encoded as soon as it is checked, and dropped unless ``keep_forms``
+    (references to check): the rows' bytes become the instances' baselines (see
+    :func:`mdocument.codec.encode_bson`). ``revision``: the counter's stored name, started at 1.
+    """
+    pairs: list[tuple[Any, dict[str, Any]]] = []
+    rows: list[RawBSONDocument] = []
+    for document in batch:
+        form = checked_form(mapping, document)
+        if keep_forms:
+            pairs.append((document, form))
+        row = marked(mapping.document, {**form, revision: 1} if revision else form)
+        rows.append(encode_bson(row, options))
+    return pairs, rows

@@ -8,7 +8,7 @@ changes only, and turns driver errors into mdocument's. ``Document`` methods del
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 import bson
 from pydantic import ValidationError
@@ -36,7 +36,14 @@ from mdocument.deletes import cascade_delete
 from mdocument.driver import BulkWriteError, DuplicateKeyError
 from mdocument.duplicates import duplicate_error
 from mdocument.exceptions import DuplicateError, NotFoundError, RevisionConflict
-from mdocument.forms import baseline, checked_form, normalized, parse_id, shared_names
+from mdocument.forms import (
+    baseline,
+    checked_form,
+    insert_rows,
+    normalized,
+    parse_id,
+    shared_names,
+)
 from mdocument.hierarchy import kind_filter, subclass_for
 from mdocument.integrity import (
     check_ids,
@@ -131,11 +138,11 @@ class Repository(Generic[D]):
         private = document.__pydantic_private__
         if private is None:
             return None
-        stored: dict[str, Any] | None = private.get(STORED)
+        stored: Any = private.get(STORED)
         if stored is not None and private.get(RAW):
-            stored = normalized(self.mapping, stored)
+            stored = normalized(self.mapping, stored, self.collection.codec_options)
             remember(document, stored, raw=False)
-        return stored
+        return stored  # type: ignore[no-any-return]
 
     def checked_form(self, document: D) -> dict[str, Any]:
         """Validate ``document`` as a whole and return its stored form (see :mod:`forms`)."""
@@ -342,19 +349,12 @@ class Repository(Generic[D]):
         if "before_save" in self.hooks:
             for document in batch:
                 await document.before_save()
-        mapping = self.mapping
-        stored = [checked_form(mapping, document) for document in batch]
-        revision, soft = self.revision_field, is_soft(self.document)
-        rows = stored
-        if revision or soft:
-            rows = [
-                marked(self.document, {**row, revision: 1} if revision else row) for row in stored
-            ]
-        outgoing = self.outgoing
+        revision, outgoing = self.revision_field, self.outgoing
+        options = self.collection.codec_options
+        pairs, rows = insert_rows(self.mapping, batch, options, revision, bool(outgoing))
 
         async def insert(in_session: Session | None) -> None:
             if outgoing:
-                pairs = list(zip(batch, stored, strict=True))
                 await check_references(self.registry, outgoing, pairs, in_session)
             await self.registry.pause("checked", batch[0])
             try:
@@ -366,8 +366,8 @@ class Repository(Generic[D]):
 
         await self._write(lambda: self.registry.atomic(insert, session))
         ref, first = self._ref, 1 if revision else None
-        for document, form in zip(batch, stored, strict=True):
-            inserted(document, form, ref, first)
+        for document, row in zip(batch, rows, strict=True):
+            inserted(document, cast("bytes", row.raw), ref, first)  # a baseline (encode_bson)
         if "after_save" in self.hooks:
             for document in batch:
                 await document.after_save()

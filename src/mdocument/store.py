@@ -30,6 +30,7 @@ from collections.abc import (
 from typing import Any, TypeVar
 
 from bson.codec_options import CodecOptions
+from bson.raw_bson import RawBSONDocument
 from pymongo.errors import BulkWriteError, PyMongoError
 from pymongo.results import (
     BulkWriteResult,
@@ -327,7 +328,7 @@ class StoreCollection:
             return await self._raw.insert_one(document, **kwargs)
 
     async def insert_many(
-        self, documents: Sequence[dict[str, Any]], **kwargs: Any
+        self, documents: Sequence[dict[str, Any] | RawBSONDocument], **kwargs: Any
     ) -> InsertManyResult:
         """``insert_many``, as the driver takes it."""
         with self.store.traced("insert_many", self.name):

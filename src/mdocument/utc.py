@@ -6,8 +6,8 @@ which was a tenth of the cost of loading a typical document. Where a class says 
 its datetimes can be (every field's annotation is one this module can follow: no ``Any``, no
 open ``dict``, no custom type), its documents are read with a naive-datetime codec and a
 function generated once per class attaches UTC at those places before validation: one
-constructor call per datetime, and the instance and its change baseline hold the same aware values as
-before.
+constructor call per datetime, and the instance and its change baseline hold the same aware values
+as before.
 
 Any class this module cannot follow (and a polymorphic hierarchy, a class storing extra fields,
 projections, raw reads) keeps the driver's aware decoding.
