@@ -18,7 +18,8 @@ PACKAGE = Path(__file__).parent.parent / "src" / "mdocument"
 
 LAYERS: dict[int, set[str]] = {
     0: {"exceptions", "types", "annotations", "names", "masks"},
-    1: {"fields", "references", "indexes", "exact", "utc", "mapping", "masking", "kinds", "soft",
+    1: {"fields", "references", "indexes", "exact", "instance_diff", "utc", "mapping", "masking",
+        "kinds", "soft",
         "hierarchy"},
     2: {
         "codec", "changes", "forms", "value_types", "paths", "conditions", "expressions",

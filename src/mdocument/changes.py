@@ -23,10 +23,12 @@ from pydantic import BaseModel
 from mdocument.codec import fallback_encoder
 
 __all__ = [
+    "ABSENT",
     "REVISION_FIELD",
     "Changes",
     "RegistryRef",
     "diff",
+    "diff_field",
     "inserted",
     "load_batch",
     "loaded",
@@ -328,6 +330,26 @@ def _diff_mapping(
     for key in before:
         if key not in after:
             changes.unset[prefix + key] = ""
+
+
+def diff_field(before: Any, after: Any, key: str, changes: Changes) -> None:
+    """Add the changes of one top-level value to ``changes``, as :func:`diff` finds them.
+
+    For a caller that compares values itself and calls this only where they are not the same
+    object (and not equal, for a name of ``equal_is_same``); ``before`` may be absent.
+    """
+    kind: type[Any] = before.__class__
+    if kind is type(after) and kind in _EXACT:
+        if before != after:
+            changes.set[key] = after
+    elif before is _ABSENT:
+        changes.set[key] = after
+    else:
+        _diff(before, after, key, changes)
+
+
+ABSENT: Any = _ABSENT
+"""What :func:`diff_field` takes for a value absent before."""
 
 
 def diff(

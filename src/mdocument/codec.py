@@ -144,7 +144,7 @@ def encode_bson(form: dict[str, Any], options: CodecOptions[Any]) -> RawBSONDocu
 
 def decode_bson(data: bytes, options: CodecOptions[Any]) -> dict[str, Any]:
     """The raw stored document of :func:`encode_bson`'s bytes, as the collection reads it."""
-    return bson.decode(data, codec_options=options)
+    return bson.decode(data, codec_options=options)  # pyright: ignore[reportUnknownMemberType]
 
 
 def encode_value(value: Any) -> Any:

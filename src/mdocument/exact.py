@@ -17,6 +17,7 @@ whole class take the full path (:func:`exact_check` returns ``None``).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import enum
 import types
@@ -29,12 +30,25 @@ from pydantic import BaseModel
 
 from mdocument.annotations import immutable, is_class
 from mdocument.fields import FieldSpec
+from mdocument.masks import SensitiveOutputSchema
 from mdocument.types import ObjectId
 
 if TYPE_CHECKING:
     from pydantic.fields import FieldInfo
 
-__all__ = ["Check", "equality_names", "exact_check", "stored_check"]
+__all__ = [
+    "Check",
+    "Fields",
+    "Items",
+    "Leaf",
+    "Maybe",
+    "Node",
+    "Values",
+    "equality_names",
+    "exact_check",
+    "field_node",
+    "stored_check",
+]
 
 Check = Callable[[Any], bool]
 """Whether one dumped value is exactly what validating it returns."""
@@ -87,37 +101,45 @@ _OBJECT_ID_METADATA = get_args(ObjectId)[1:]
 
 
 @dataclass(frozen=True)
-class _Leaf:
+class Leaf:
     """A value of exactly one of ``types`` (an aware one, for a datetime)."""
 
     types: frozenset[type[Any]]
 
 
 @dataclass(frozen=True)
-class _List:
-    item: _Node
+class Items:
+    """A list of values of ``item``."""
+
+    item: Node
 
 
 @dataclass(frozen=True)
-class _Dict:
+class Values:
     """A ``dict[str, ...]``."""
 
-    value: _Node
+    value: Node
 
 
 @dataclass(frozen=True)
-class _Optional:
-    inner: _Node
+class Maybe:
+    """``None``, or a value of ``inner``."""
+
+    inner: Node
 
 
 @dataclass(frozen=True)
-class _Model:
+class Fields:
     """A nested model's dump: exactly these keys, each holding its field's value."""
 
-    fields: tuple[tuple[str, _Node], ...]
+    fields: tuple[tuple[str, Node], ...]
+    model: type[BaseModel] | None = dataclasses.field(default=None, compare=False)
+    """The model (an instance of exactly this class holds the values)."""
+    names: tuple[str, ...] = dataclasses.field(default=(), compare=False)
+    """The attribute name of each field, in the order of ``fields``."""
 
 
-_Node = Union[_Leaf, _List, _Dict, _Optional, _Model]  # noqa: UP007 - a runtime alias
+Node = Union[Leaf, Items, Values, Maybe, Fields]  # noqa: UP007 - a runtime alias
 
 _LEAVES = frozenset({str, int, float, bool, bytes, bson.ObjectId, datetime.datetime, type(None)})
 
@@ -159,41 +181,43 @@ def _plain_model(model: type[BaseModel]) -> bool:
     )
 
 
-def _annotation_node(annotation: Any, seen: frozenset[type[BaseModel]]) -> _Node | None:
+def _annotation_node(annotation: Any, seen: frozenset[type[BaseModel]]) -> Node | None:
     """What a value of ``annotation`` must be; ``None`` when this module cannot tell."""
     if get_origin(annotation) is not None and get_args(annotation)[1:] == _OBJECT_ID_METADATA:
-        return _Leaf(frozenset({bson.ObjectId}))  # mdocument.ObjectId, Annotated with its schema
+        return Leaf(frozenset({bson.ObjectId}))  # mdocument.ObjectId, Annotated with its schema
     if is_class(annotation):
         if annotation in _LEAVES or (
             issubclass(annotation, enum.Enum)
             and not hasattr(annotation, "__get_pydantic_core_schema__")
         ):
             # An enum field's value is dumped as the member itself in Python mode.
-            return _Leaf(frozenset({annotation}))
+            return Leaf(frozenset({annotation}))
         if issubclass(annotation, BaseModel):
             return _model_node(annotation, seen)
         return None
     origin, args = get_origin(annotation), get_args(annotation)
     if origin is list and len(args) == 1:
         item = _annotation_node(args[0], seen)
-        return None if item is None else _List(item)
+        return None if item is None else Items(item)
     if origin is dict and len(args) == 2 and args[0] is str:
         value = _annotation_node(args[1], seen)
-        return None if value is None else _Dict(value)
+        return None if value is None else Values(value)
     if origin in _UNIONS and len(args) == 2 and type(None) in args:
         inner = _annotation_node(args[0] if args[1] is type(None) else args[1], seen)
-        return None if inner is None else _Optional(inner)
+        return None if inner is None else Maybe(inner)
     if origin in _UNIONS and all(is_class(arg) and arg in _LEAVES for arg in args):
         # Only unions of leaves: a model's dump validated against a union of models may come
         # back as another member. A smart union keeps a value of exactly one member's type.
-        return _Leaf(frozenset(args))
+        return Leaf(frozenset(args))
     return None
 
 
-def _field_node(info: FieldInfo, seen: frozenset[type[BaseModel]]) -> _Node | None:
+def field_node(info: FieldInfo, seen: frozenset[type[BaseModel]]) -> Node | None:
     """What a field's value must be: ``None`` if its metadata could constrain or convert it."""
     for item in info.metadata:
-        if not (isinstance(item, FieldSpec) or item in _OBJECT_ID_METADATA):
+        # A sensitive field's mask serializes JSON only: its Python dump is the value itself.
+        known = isinstance(item, (FieldSpec, SensitiveOutputSchema))
+        if not (known or item in _OBJECT_ID_METADATA):
             return None  # a constraint, a validator, a discriminator...
     if info.discriminator is not None or info.exclude:
         return None
@@ -207,17 +231,17 @@ def _key(name: str, info: FieldInfo) -> str | None:
     return dumped if read == dumped else None
 
 
-def _model_node(model: type[BaseModel], seen: frozenset[type[BaseModel]]) -> _Node | None:
+def _model_node(model: type[BaseModel], seen: frozenset[type[BaseModel]]) -> Node | None:
     if model in seen or not _plain_model(model):
         return None  # a recursive model is left to validation
     seen = seen | {model}
-    fields: list[tuple[str, _Node]] = []
+    fields: list[tuple[str, Node]] = []
     for name, info in model.__pydantic_fields__.items():
-        key, node = _key(name, info), _field_node(info, seen)
+        key, node = _key(name, info), field_node(info, seen)
         if key is None or node is None:
             return None
         fields.append((key, node))
-    return _Model(tuple(fields))
+    return Fields(tuple(fields), model, tuple(model.__pydantic_fields__))
 
 
 class _Compiler:
@@ -237,10 +261,10 @@ class _Compiler:
         self.constants[name] = value
         return name
 
-    def emit(self, node: _Node, value: str, depth: int) -> None:
+    def emit(self, node: Node, value: str, depth: int) -> None:
         """Lines that ``return False`` unless ``value`` (a local name) matches ``node``."""
         pad = "    " * depth
-        if isinstance(node, _Leaf):
+        if isinstance(node, Leaf):
             if len(node.types) == 1:
                 (only,) = node.types
                 self.lines.append(
@@ -255,15 +279,15 @@ class _Compiler:
                     f"{pad}if type({value}) is datetime and {value}.utcoffset() is None: "
                     "return False"
                 )
-        elif isinstance(node, _Optional):
+        elif isinstance(node, Maybe):
             self.lines.append(f"{pad}if {value} is not None:")
             self.emit(node.inner, value, depth + 1)
-        elif isinstance(node, _List):
+        elif isinstance(node, Items):
             self.lines.append(f"{pad}if type({value}) is not list: return False")
             item = self.name("v")
             self.lines.append(f"{pad}for {item} in {value}:")
             self.emit(node.item, item, depth + 1)
-        elif isinstance(node, _Dict):
+        elif isinstance(node, Values):
             self.lines.append(f"{pad}if type({value}) is not dict: return False")
             key, item = self.name("k"), self.name("v")
             self.lines.append(f"{pad}for {key}, {item} in {value}.items():")
@@ -272,8 +296,8 @@ class _Compiler:
         else:
             self.emit_model(node, value, pad, depth)
 
-    def emit_model(self, node: _Model, value: str, pad: str, depth: int) -> None:
-        kinds = [field.types for _, field in node.fields if isinstance(field, _Leaf)]
+    def emit_model(self, node: Fields, value: str, pad: str, depth: int) -> None:
+        kinds = [field.types for _, field in node.fields if isinstance(field, Leaf)]
         if len(kinds) == len(node.fields) and all(
             len(types) == 1 and datetime.datetime not in types for types in kinds
         ):
@@ -296,7 +320,7 @@ class _Compiler:
             self.lines.append(f"{pad}{item} = {value}[{key!r}]")
             self.emit(field, item, depth)
 
-    def function(self, fields: list[tuple[str, _Node]]) -> Check:
+    def function(self, fields: list[tuple[str, Node]]) -> Check:
         self.lines = ["    try:"]
         for key, node in fields:
             item = self.name("v")
@@ -343,9 +367,9 @@ def exact_check(
     }
     if "*" in hooked:
         return None
-    nodes: list[tuple[str, _Node]] = []
+    nodes: list[tuple[str, Node]] = []
     for name, stored, info in mutable:
-        node = None if name in hooked else _field_node(info, frozenset())
+        node = None if name in hooked else field_node(info, frozenset())
         if node is None:
             return None
         nodes.append((stored, node))
@@ -365,29 +389,29 @@ def stored_check(
     """
     if not _neutral_config(document) or _hooked(document):
         return None
-    nodes: list[tuple[str, _Node]] = []
+    nodes: list[tuple[str, Node]] = []
     for _, stored, info in fields:
-        node = _field_node(info, frozenset())
+        node = field_node(info, frozenset())
         if node is None:
             return None
         nodes.append((stored, node))
     return _Compiler().function(nodes)
 
 
-def _numbers_apart(node: _Node) -> bool:
+def _numbers_apart(node: Node) -> bool:
     """Whether Python's ``==`` on values of ``node`` is BSON's equality.
 
     It is unless a float may be there (``0.0 == -0.0``) or a position may hold two kinds of
     number (``1 == 1.0 == True``).
     """
-    if isinstance(node, _Leaf):
+    if isinstance(node, Leaf):
         numbers = node.types & {int, float, bool}
         return float not in node.types and len(numbers) <= 1
-    if isinstance(node, _Optional):
+    if isinstance(node, Maybe):
         return _numbers_apart(node.inner)
-    if isinstance(node, _List):
+    if isinstance(node, Items):
         return _numbers_apart(node.item)
-    if isinstance(node, _Dict):
+    if isinstance(node, Values):
         return _numbers_apart(node.value)
     return all(_numbers_apart(field) for _, field in node.fields)
 
@@ -403,7 +427,7 @@ def equality_names(fields: Iterable[tuple[str, str, FieldInfo]]) -> frozenset[st
     """
     names: set[str] = set()
     for _, stored, info in fields:
-        node = _field_node(info, frozenset())
+        node = field_node(info, frozenset())
         if node is not None and _numbers_apart(node):
             names.add(stored)
     return frozenset(names)

@@ -8,14 +8,24 @@ loaded document's raw form is normalized to a stored form only when a save needs
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterable
 from copy import deepcopy
-from typing import TYPE_CHECKING, Any, get_args
+from typing import TYPE_CHECKING, Any, cast, get_args
 
 import bson
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from mdocument.annotations import is_class, strip_annotated
-from mdocument.changes import same, unvalidated
+from mdocument.changes import (
+    ABSENT,
+    RAW,
+    STORED,
+    UNVALIDATED,
+    Changes,
+    diff_field,
+    same,
+    unvalidated,
+)
 from mdocument.codec import decode, decode_bson, encode, encode_bson
 from mdocument.exceptions import WrongValueType
 from mdocument.soft import marked
@@ -159,3 +169,47 @@ def insert_rows(
         row = marked(mapping.document, {**form, revision: 1} if revision else form)
         rows.append(encode_bson(row, options))
     return pairs, rows
+
+
+def instances(document: type[Any], documents: Iterable[Any]) -> list[Any]:
+    """The documents of an ``insert_many``, in a list; a clear error for any other object."""
+    batch = list(documents)
+    for item in batch:
+        if not isinstance(item, document):
+            raise TypeError(
+                f"{document.__name__}.insert_many takes {document.__name__} instances, "
+                f"not {type(item).__name__}"
+            )
+    return batch
+
+
+def quick_changes(
+    mapping: DocumentMapping, document: BaseModel
+) -> tuple[Changes, dict[str, Any]] | None:
+    """The changes of saving a stored ``document`` and its new baseline; ``None``: full path.
+
+    Read from the instance by the class's walk (:mod:`mdocument.instance_diff`), without a dump.
+
+    Only for an instance of exactly the mapped class, validated (not built with
+    ``model_construct`` or copied with an update), whose baseline is a stored form or a raw
+    stored document that is exactly its own stored form (:func:`exact.stored_check`).
+    """
+    walk = mapping.instance_walk
+    private = document.__pydantic_private__
+    if walk is None or type(document) is not mapping.document or not private:
+        return None
+    baseline: dict[str, Any] | bytes | None = private.get(STORED)
+    if baseline is None or private.get(UNVALIDATED):
+        return None
+    if private.get(RAW):
+        check = mapping.stored_check
+        if not isinstance(baseline, dict) or check is None or not check(baseline):
+            return None  # the BSON insert_many sent, or values validation would change
+        baseline = {name: baseline[name] for name in mapping.stored_names}
+    if not isinstance(baseline, dict):  # never: bytes are raw
+        return None
+    changes = Changes()
+    tops = walk(cast("dict[str, Any]", document.__dict__), baseline, changes, diff_field, ABSENT)
+    if tops is None:
+        return None
+    return changes, {**baseline, **tops} if tops else baseline

@@ -356,6 +356,10 @@ class Graph:
         """The edges whose children refer to ``parent``."""
         return self._incoming.get(parent, ())
 
+    def plain(self, document: type[Document]) -> bool:
+        """Whether an update of ``document`` involves no relation: no reference, no copy of it."""
+        return not self.outgoing(document) and not any(e.copied for e in self.incoming(document))
+
     def outgoing(self, child: type[Document]) -> tuple[Edge, ...]:
         """The edges of ``child``'s reference and synced fields."""
         return self._outgoing.get(child, ())

@@ -33,6 +33,7 @@ from mdocument.exceptions import (
 from mdocument.fields import FieldSpec, field_spec
 from mdocument.hierarchy import KIND_FIELD, kind_of, polymorphic_root
 from mdocument.indexes import Index
+from mdocument.instance_diff import Walk, instance_walk
 from mdocument.kinds import TimeSeries, View, time_series_of, view_of
 from mdocument.masking import sensitive_path
 from mdocument.names import ARRAY_SEGMENT, ID_FIELD, STORED_ID
@@ -238,6 +239,17 @@ class DocumentMapping:
         return equality_names(
             (field.name, field.stored, field.info) for field in self.fields.values()
         )
+
+    @cached_property
+    def instance_walk(self) -> Walk | None:
+        """The walk that diffs an instance against its baseline (see :mod:`instance_diff`).
+
+        ``None`` for a class only the full path can save: not plain, or a hierarchy's.
+        """
+        if self.kind is not None or self.exact_check is None or self.stored_check is None:
+            return None
+        fields = [(field.name, field.stored, field.info) for field in self.fields.values()]
+        return instance_walk(fields, self.equality_names)
 
     @cached_property
     def utc_attacher(self) -> Attach | None:

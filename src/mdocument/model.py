@@ -49,6 +49,7 @@ __all__ = [
     "DocumentMeta",
     "HiddenClassMethod",
     "is_document_base",
+    "overridden_hooks",
 ]
 
 
@@ -304,3 +305,13 @@ class DocumentBase(BaseModel, metaclass=DocumentMeta):
 
     async def after_delete(self) -> None:
         """Called after the document was deleted."""
+
+
+_HOOKS = ("before_save", "after_save", "before_delete", "after_delete")
+
+
+def overridden_hooks(document: type[DocumentBase]) -> frozenset[str]:
+    """The lifecycle hooks a document class overrides (the others need not be awaited)."""
+    return frozenset(
+        name for name in _HOOKS if getattr(document, name) is not getattr(DocumentBase, name)
+    )

@@ -20,6 +20,7 @@ from mdocument.changes import (
     RAW,
     REVISION_FIELD,
     STORED,
+    Changes,
     RegistryRef,
     diff,
     inserted,
@@ -40,8 +41,10 @@ from mdocument.forms import (
     baseline,
     checked_form,
     insert_rows,
+    instances,
     normalized,
     parse_id,
+    quick_changes,
     shared_names,
 )
 from mdocument.hierarchy import kind_filter, subclass_for
@@ -54,6 +57,7 @@ from mdocument.integrity import (
     update_references,
 )
 from mdocument.masking import mask_filter
+from mdocument.model import overridden_hooks
 from mdocument.names import STORED_ID
 from mdocument.shards import refuse_shard_key_change, shard_filter
 from mdocument.soft import hidden, is_soft, marked
@@ -73,9 +77,6 @@ D = TypeVar("D", bound="Document")
 T = TypeVar("T")
 
 
-_HOOKS = ("before_save", "after_save", "before_delete", "after_delete")
-
-
 class Repository(Generic[D]):
     """CRUD for one document class on one collection."""
 
@@ -93,17 +94,14 @@ class Repository(Generic[D]):
         self.loads, self.attach_utc = loads or collection, self.mapping.utc_attacher  # utc module
         self.index_keys: dict[str, tuple[str, ...]] = {}
         """Index name → stored key paths, of the indexes init declares for this class."""
-        from mdocument.model import DocumentBase as Document
-
         self.shared_names = shared_names(self.mapping)
         self._ref = RegistryRef(registry)  # one per repository: instances share it
         meta: Any = document.__dict__.get("Meta")
         self.revisioned: bool = bool(getattr(meta, "revision", False))
         """``Meta.revision = True``: saves from stale instances raise ``RevisionConflict``."""
-        # Hooks the class does not override are skipped instead of awaited.
-        self.hooks = frozenset(
-            name for name in _HOOKS if getattr(document, name) is not getattr(Document, name)
-        )
+        self.hooks = overridden_hooks(document)  # the others are skipped, not awaited
+        plain = not (self.revisioned or self.mapping.shard_key) and registry.graph.plain(document)
+        self.plain = plain  # an update involves no reference, copy, revision or shard key
 
     # -- loading ------------------------------------------------------------------------------
 
@@ -189,13 +187,18 @@ class Repository(Generic[D]):
         if "before_save" in self.hooks:
             await document.before_save()
             validated = False  # the hook may have changed anything
-        # A document its constructor has just validated needs no second validation.
-        stored = encode(document, self.mapping) if validated else self.checked_form(document)
-        baseline = self.stored_form(document)
-        if baseline is None:
-            await self._insert(document, stored, session)
-        else:
-            await self._update(document, baseline, stored, session)
+        # A plain update: its changes read from the instance, without a dump (instance_diff).
+        quick = quick_changes(self.mapping, document) if self.plain and not validated else None
+        if quick is not None:
+            changes, stored = quick
+            await self._send(document, changes, session) if changes else None
+        else:  # A document its constructor has just validated needs no second validation.
+            stored = encode(document, self.mapping) if validated else self.checked_form(document)
+            baseline = self.stored_form(document)
+            if baseline is None:
+                await self._insert(document, stored, session)
+            else:
+                await self._update(document, baseline, stored, session)
         remember(document, stored, raw=False)
         if "after_save" in self.hooks:
             await document.after_save()
@@ -266,6 +269,13 @@ class Repository(Generic[D]):
         if revision and expected is not None and (diff(baseline, stored) if edges else first):
             set_revision(document, expected + 1)
 
+    async def _send(self, document: D, changes: Changes, session: Session | None) -> None:
+        """The update of a plain save: no reference, copy, revision or shard key involved."""
+        target, update = {STORED_ID: document.id}, self.collection.update_one
+        result = await self._write(lambda: update(target, changes.update_spec(), session=session))
+        if result.matched_count == 0:
+            raise await self._missing_or_stale(document, None, session)
+
     def _parent_keys(
         self, edges: Iterable[Edge], stored: Iterable[Mapping[str, Any]], session: Session | None
     ) -> set[tuple[str, Any]]:
@@ -331,19 +341,9 @@ class Repository(Generic[D]):
         """The stored name of the revision counter, when ``Meta.revision = True``."""
         return REVISION_FIELD if self.revisioned else None
 
-    def _instances(self, documents: Iterable[D]) -> list[D]:
-        batch = list(documents)
-        for document in batch:
-            if not isinstance(document, self.document):
-                raise TypeError(
-                    f"{self.document.__name__}.insert_many takes {self.document.__name__} "
-                    f"instances, not {type(document).__name__}"
-                )
-        return batch
-
     async def insert_many(self, documents: Iterable[D], session: Session | None) -> list[D]:
         """Insert new documents in one batch: all of them, or none (see :meth:`save`)."""
-        batch = self._instances(documents)
+        batch = instances(self.document, documents)
         if not batch:
             return batch
         if "before_save" in self.hooks:

@@ -1,0 +1,172 @@
+"""The changes of a save, read from the instance: no dump of what did not change.
+
+A save of a loaded document dumps the whole document, proves that what may have changed in place
+still has exactly its declared types (:mod:`exact`), and diffs the dump against the baseline:
+work that grows with the document, for a change of one field. For a plain class (every field's
+annotation is one :mod:`exact` knows, no validator or serializer, no hierarchy), a function
+generated once per class walks the instance's values against the baseline instead:
+
+- every value is checked for exactly its declared types at every depth, as :mod:`exact` checks a
+  dump: a string, a number, a datetime... is then its own stored form, compared as it is; a
+  list, a dict or a model is copied into its stored form;
+- a value that is neither the baseline's object nor, where ``==`` is BSON's equality
+  (:func:`exact.equality_names`), equal to it goes to ``diff_field``
+  (:func:`mdocument.changes.diff_field`, passed in by the caller, a layer up), which finds the
+  paths that changed exactly as the diff of two dumps does.
+
+The walk answers ``None`` as soon as a value is not exactly its declared type (or a field is
+missing): the save then takes the full path, which validates, coerces or refuses as usual.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from mdocument.exact import Fields, Items, Leaf, Maybe, Node, Values, field_node
+
+if TYPE_CHECKING:
+    from pydantic.fields import FieldInfo
+
+__all__ = ["Walk", "instance_walk"]
+
+Walk = Callable[[dict[str, Any], dict[str, Any], Any, Any, Any], "dict[str, Any] | None"]
+"""``walk(values, baseline, changes, diff_field, absent)``: adds the changes of an instance's
+``__dict__`` since ``baseline`` (a stored form) to ``changes``, through ``diff_field`` (see
+:func:`mdocument.changes.diff_field`; ``absent``: its marker of a missing value); returns the
+stored form of every top-level value it compared in full, or ``None`` (take the full path)."""
+
+
+class _Writer:
+    """Writes the source of one walk function: straight-line code, no call per value."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.constants: dict[str, Any] = {"datetime": datetime.datetime}
+        self.names = 0
+
+    def name(self, prefix: str) -> str:
+        self.names += 1
+        return f"{prefix}{self.names}"
+
+    def constant(self, value: Any) -> str:
+        name = self.name("c")
+        self.constants[name] = value
+        return name
+
+    def leaf(self, node: Leaf, value: str, pad: str) -> None:
+        """Lines that ``return None`` unless ``value`` has exactly one of the leaf's types."""
+        if len(node.types) == 1:
+            (only,) = node.types
+            self.lines.append(f"{pad}if type({value}) is not {self.constant(only)}: return None")
+        else:
+            kinds = self.constant(node.types)
+            self.lines.append(f"{pad}if type({value}) not in {kinds}: return None")
+        if datetime.datetime in node.types:  # naive datetimes are refused by validation
+            self.lines.append(
+                f"{pad}if type({value}) is datetime and {value}.utcoffset() is None: return None"
+            )
+
+    def stored(self, node: Node, value: str, target: str, pad: str) -> None:
+        """Lines that check ``value`` against ``node`` and put its stored form in ``target``."""
+        if isinstance(node, Leaf):
+            self.leaf(node, value, pad)
+            self.lines.append(f"{pad}{target} = {value}")
+        elif isinstance(node, Maybe):
+            self.lines += [f"{pad}if {value} is None:", f"{pad}    {target} = None", f"{pad}else:"]
+            self.stored(node.inner, value, target, pad + "    ")
+        elif isinstance(node, Items):
+            self.lines.append(f"{pad}if type({value}) is not list: return None")
+            item = self.name("v")
+            if isinstance(node.item, Leaf):  # immutable items: a copy of the list is its form
+                self.lines.append(f"{pad}for {item} in {value}:")
+                self.leaf(node.item, item, pad + "    ")
+                self.lines.append(f"{pad}{target} = list({value})")
+            else:
+                form = self.name("s")
+                self.lines += [f"{pad}{target} = []", f"{pad}for {item} in {value}:"]
+                self.stored(node.item, item, form, pad + "    ")
+                self.lines.append(f"{pad}    {target}.append({form})")
+        elif isinstance(node, Values):
+            self.lines.append(f"{pad}if type({value}) is not dict: return None")
+            key, item = self.name("k"), self.name("v")
+            loop = [f"{pad}for {key}, {item} in {value}.items():"]
+            loop.append(f"{pad}    if type({key}) is not str: return None")
+            if isinstance(node.value, Leaf):
+                self.lines += loop
+                self.leaf(node.value, item, pad + "    ")
+                self.lines.append(f"{pad}{target} = dict({value})")
+            else:
+                form = self.name("s")
+                self.lines += [f"{pad}{target} = {{}}", *loop]
+                self.stored(node.value, item, form, pad + "    ")
+                self.lines.append(f"{pad}    {target}[{key}] = {form}")
+        else:
+            self.model(node, value, target, pad)
+
+    def model(self, node: Fields, value: str, target: str, pad: str) -> None:
+        values = self.name("d")
+        self.lines += [
+            f"{pad}if type({value}) is not {self.constant(node.model)}: return None",
+            f"{pad}{values} = {value}.__dict__",
+        ]
+        forms: list[str] = []
+        for (key, inner), name in zip(node.fields, node.names, strict=True):
+            item, form = self.name("v"), self.name("s")
+            self.lines.append(f"{pad}{item} = {values}[{name!r}]")
+            self.stored(inner, item, form, pad)
+            forms.append(f"{key!r}: {form}")
+        self.lines.append(f"{pad}{target} = {{{', '.join(forms)}}}")
+
+    def field(self, name: str, key: str, node: Node, equal: bool) -> None:
+        """Lines that compare one top-level field."""
+        value, before, form = self.name("v"), self.name("b"), self.name("s")
+        self.lines.append(f"        {value} = values[{name!r}]")
+        # Checked even where assignment validated it: a value written past it (``__dict__``)
+        # takes the full path, which stores its dump.
+        self.stored(node, value, form, "        ")
+        self.lines.append(f"        {before} = baseline.get({key!r}, absent)")
+        same = f"{form} is not {before}" + (f" and {before} != {form}" if equal else "")
+        self.lines += [
+            f"        if {same}:",
+            f"            diff_field({before}, {form}, {key!r}, changes)",
+            f"            tops[{key!r}] = {form}",
+        ]
+
+    def function(self) -> Walk:
+        body = "\n".join(self.lines)
+        bound: dict[str, Any] = {
+            "type": type, "list": list, "dict": dict, "str": str, **self.constants,
+        }  # fmt: skip
+        arguments = ", ".join(f"{name}={name}" for name in bound)
+        source = (
+            f"def walk(values, baseline, changes, diff_field, absent, *, {arguments}):\n"
+            "    tops = {}\n    try:\n"
+            f"{body}\n"
+            "    except KeyError:  # a field deleted from the instance: the full path reports it\n"
+            "        return None\n"
+            "    return tops"
+        )
+        namespace = dict(bound)
+        exec(source, namespace)  # the source is built above, from no input
+        walk: Walk = namespace["walk"]
+        return walk
+
+
+def instance_walk(
+    fields: Iterable[tuple[str, str, FieldInfo]], equal: frozenset[str]
+) -> Walk | None:
+    """The walk of a plain class's instances; ``None`` when a field's annotation is unknown.
+
+    ``fields``: every stored field (name, stored name, field info), ``_id`` included; ``equal``:
+    the stored names where ``==`` is BSON's equality (:func:`exact.equality_names`). Only for a
+    class that has both checks of :mod:`exact` (the caller's to ensure).
+    """
+    writer = _Writer()
+    for name, stored, info in fields:
+        node = field_node(info, frozenset())
+        if node is None:
+            return None
+        writer.field(name, stored, node, stored in equal)
+    return writer.function()
