@@ -18,6 +18,9 @@ Steps of mdocument, per document:
   first save (``forms.normalized``);
 - ``diff``: the changes of a save after one field changed (``changes.diff``), with the
   whole-value ``==`` shortcuts the class allows;
+- ``walk``: what a plain class's save does instead of checked form + baseline + diff: its changes
+  read from the instance (``forms.quick_changes``, see ``mdocument.instance_diff``), against a
+  loaded document's raw baseline and against a saved one;
 - ``full validation``: what a write would cost instead of the exact check (validate + dump).
 """
 
@@ -37,7 +40,9 @@ from bson.codec_options import DEFAULT_CODEC_OPTIONS
 from pydantic import BaseModel, ConfigDict, Field
 
 from mdocument import Document, ObjectId
-from mdocument.changes import diff
+from mdocument import forms as forms_module
+from mdocument.changes import RegistryRef, diff, remember
+from mdocument.changes import loaded as loaded_state
 from mdocument.codec import codec_options, decode, encode
 from mdocument.forms import checked_form, normalized
 
@@ -124,6 +129,19 @@ def measure(
             changes(before, after, False) for before, after in zip(baselines, forms, strict=True)
         ],
     }
+    quick = getattr(forms_module, "quick_changes", None)
+    if quick is not None and getattr(mapping, "instance_walk", None) is not None:
+        # The changes of a save read from the instance, against a loaded (raw) baseline and
+        # a saved one: what replaces checked form + baseline + diff for a plain class.
+        walked = [ours.model_validate(raw) for raw in raws]
+        for document, raw in zip(walked, raws, strict=True):
+            change(document)
+            loaded_state(document, raw, RegistryRef(None), None)
+        saved = [document.model_copy(deep=True) for document in walked]
+        for document, baseline in zip(saved, baselines, strict=True):
+            remember(document, baseline, raw=False)
+        steps["walk (loaded baseline)"] = lambda: [quick(mapping, d) for d in walked]
+        steps["walk (saved baseline)"] = lambda: [quick(mapping, d) for d in saved]
     if exact is not None:
         steps["exact check"] = lambda: [exact(form) for form in forms]
     if stored is not None:

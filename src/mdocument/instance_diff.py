@@ -119,17 +119,55 @@ class _Writer:
             forms.append(f"{key!r}: {form}")
         self.lines.append(f"{pad}{target} = {{{', '.join(forms)}}}")
 
+    def checked_copy(self, node: Node, value: str, pad: str) -> str | None:
+        """Lines that check a value equal to its own stored form; that form's expression.
+
+        The expression copies a list or a dict, and runs only where the value changed. ``None``
+        (and no lines) for a value that is not its own stored form, such as a model.
+        """
+        if isinstance(node, Leaf):
+            self.leaf(node, value, pad)
+            return value
+        if isinstance(node, Items) and isinstance(node.item, Leaf):
+            item = self.name("v")
+            self.lines += [
+                f"{pad}if type({value}) is not list: return None",
+                f"{pad}for {item} in {value}:",
+            ]
+            self.leaf(node.item, item, pad + "    ")
+            return f"list({value})"
+        if isinstance(node, Values) and isinstance(node.value, Leaf):
+            key, item = self.name("k"), self.name("v")
+            self.lines += [
+                f"{pad}if type({value}) is not dict: return None",
+                f"{pad}for {key}, {item} in {value}.items():",
+                f"{pad}    if type({key}) is not str: return None",
+            ]
+            self.leaf(node.value, item, pad + "    ")
+            return f"dict({value})"
+        return None
+
     def field(self, name: str, key: str, node: Node, equal: bool) -> None:
         """Lines that compare one top-level field."""
         value, before, form = self.name("v"), self.name("b"), self.name("s")
         self.lines.append(f"        {value} = values[{name!r}]")
         # Checked even where assignment validated it: a value written past it (``__dict__``)
         # takes the full path, which stores its dump.
-        self.stored(node, value, form, "        ")
+        copy = self.checked_copy(node, value, "        ")
         self.lines.append(f"        {before} = baseline.get({key!r}, absent)")
-        same = f"{form} is not {before}" + (f" and {before} != {form}" if equal else "")
+        if copy is not None and equal:  # compared as it is: copied only when it changed
+            self.lines += [
+                f"        if {value} is not {before} and {before} != {value}:",
+                f"            {form} = {copy}",
+            ]
+        else:
+            if copy is None:
+                self.stored(node, value, form, "        ")
+            else:
+                self.lines.append(f"        {form} = {copy}")
+            same = f"{form} is not {before}" + (f" and {before} != {form}" if equal else "")
+            self.lines.append(f"        if {same}:")
         self.lines += [
-            f"        if {same}:",
             f"            diff_field({before}, {form}, {key!r}, changes)",
             f"            tops[{key!r}] = {form}",
         ]
