@@ -144,13 +144,15 @@ def inserted(
     ``stored``: its stored form, or the BSON that was sent, which the first save decodes and
     normalizes like a loaded document's raw baseline.
     """
-    state = _state(document)
-    state[STORED] = stored
-    state[RAW] = type(stored) is bytes
-    state[REGISTRY] = registry
-    state.pop(UNVALIDATED, None)
+    state: dict[str, Any] = {STORED: stored, RAW: type(stored) is bytes, REGISTRY: registry}
     if revision is not None:
         state[REVISION] = revision
+    private = document.__pydantic_private__
+    if private is None:  # one assignment: thousands of documents of a batch pay for it once each
+        object.__setattr__(document, "__pydantic_private__", state)
+    else:
+        private.pop(UNVALIDATED, None)
+        private.update(state)
 
 
 def set_revision(document: BaseModel, revision: int) -> None:

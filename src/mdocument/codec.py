@@ -19,7 +19,6 @@ import bson
 from bson.binary import UuidRepresentation
 from bson.codec_options import CodecOptions, TypeDecoder, TypeRegistry
 from bson.decimal128 import Decimal128
-from bson.raw_bson import RawBSONDocument
 from pydantic import BaseModel, SecretBytes, SecretStr, ValidationError
 from pydantic_core import Url
 
@@ -132,14 +131,15 @@ def encode(document: BaseModel, mapping: DocumentMapping) -> dict[str, Any]:
     return data
 
 
-def encode_bson(form: dict[str, Any], options: CodecOptions[Any]) -> RawBSONDocument:
+def encode_bson(form: dict[str, Any], options: CodecOptions[Any]) -> bytes:
     """A stored form encoded once, with its collection's codec options.
 
-    The driver sends a ``RawBSONDocument`` as it is. Its bytes can then serve as the instance's
-    change baseline: one object the garbage collector never scans, instead of a dict and its
-    lists and dicts, which made bulk inserts of thousands of instances trigger full collections.
+    Sent as a ``RawBSONDocument``, which the driver copies as it is, the bytes can serve as the
+    instance's change baseline: one object the garbage collector never scans, instead of a dict
+    and its lists and dicts, which made bulk inserts of thousands of instances trigger full
+    collections.
     """
-    return RawBSONDocument(bson.encode(form, codec_options=options))
+    return bson.encode(form, codec_options=options)
 
 
 def decode_bson(data: bytes, options: CodecOptions[Any]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from copy import deepcopy
 from typing import TYPE_CHECKING, Any, cast, get_args
 
 import bson
+from bson.raw_bson import RawBSONDocument
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from mdocument.annotations import is_class, strip_annotated
@@ -28,12 +29,11 @@ from mdocument.changes import (
 )
 from mdocument.codec import decode, decode_bson, encode, encode_bson
 from mdocument.exceptions import WrongValueType
-from mdocument.soft import marked
+from mdocument.soft import is_soft, marked
 from mdocument.types import ObjectId
 
 if TYPE_CHECKING:
     from bson.codec_options import CodecOptions
-    from bson.raw_bson import RawBSONDocument
 
     from mdocument.mapping import DocumentMapping
 
@@ -153,22 +153,28 @@ def insert_rows(
     options: CodecOptions[Any],
     revision: str | None,
     keep_forms: bool,
-) -> tuple[list[tuple[Any, dict[str, Any]]], list[RawBSONDocument]]:
+) -> tuple[list[tuple[Any, dict[str, Any]]], list[RawBSONDocument], list[bytes]]:
     """The rows of one ``insert_many``: each document checked, marked and encoded (BSON).
 
     Each stored form is encoded as soon as it is checked, and dropped unless ``keep_forms``
-    (references to check): the rows' bytes become the instances' baselines (see
-    :func:`mdocument.codec.encode_bson`). ``revision``: the counter's stored name, started at 1.
+    (references to check). Returns the (document, form) pairs kept, the rows, and their bytes,
+    which become the instances' baselines (see :func:`mdocument.codec.encode_bson`).
+    ``revision``: the counter's stored name, started at 1.
     """
     pairs: list[tuple[Any, dict[str, Any]]] = []
     rows: list[RawBSONDocument] = []
+    baselines: list[bytes] = []
+    mark = revision is not None or is_soft(mapping.document)
     for document in batch:
         form = checked_form(mapping, document)
         if keep_forms:
             pairs.append((document, form))
-        row = marked(mapping.document, {**form, revision: 1} if revision else form)
-        rows.append(encode_bson(row, options))
-    return pairs, rows
+        if mark:
+            form = marked(mapping.document, {**form, revision: 1} if revision else form)
+        data = encode_bson(form, options)
+        rows.append(RawBSONDocument(data))
+        baselines.append(data)
+    return pairs, rows, baselines
 
 
 def instances(document: type[Any], documents: Iterable[Any]) -> list[Any]:

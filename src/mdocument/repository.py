@@ -8,7 +8,7 @@ changes only, and turns driver errors into mdocument's. ``Document`` methods del
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import bson
 from pydantic import ValidationError
@@ -351,7 +351,7 @@ class Repository(Generic[D]):
                 await document.before_save()
         revision, outgoing = self.revision_field, self.outgoing
         options = self.collection.codec_options
-        pairs, rows = insert_rows(self.mapping, batch, options, revision, bool(outgoing))
+        pairs, rows, baselines = insert_rows(self.mapping, batch, options, revision, bool(outgoing))
 
         async def insert(in_session: Session | None) -> None:
             if outgoing:
@@ -366,8 +366,8 @@ class Repository(Generic[D]):
 
         await self._write(lambda: self.registry.atomic(insert, session))
         ref, first = self._ref, 1 if revision else None
-        for document, row in zip(batch, rows, strict=True):
-            inserted(document, cast("bytes", row.raw), ref, first)  # a baseline (encode_bson)
+        for document, data in zip(batch, baselines, strict=True):
+            inserted(document, data, ref, first)  # the BSON sent: its baseline (encode_bson)
         if "after_save" in self.hooks:
             for document in batch:
                 await document.after_save()
