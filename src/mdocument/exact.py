@@ -43,6 +43,7 @@ __all__ = [
     "Leaf",
     "Maybe",
     "Node",
+    "SourceWriter",
     "Values",
     "equality_names",
     "exact_check",
@@ -244,8 +245,12 @@ def _model_node(model: type[BaseModel], seen: frozenset[type[BaseModel]]) -> Nod
     return Fields(tuple(fields), model, tuple(model.__pydantic_fields__))
 
 
-class _Compiler:
-    """Writes the source of one check function: straight-line code, no call per value."""
+class SourceWriter:
+    """Writes the source of a generated function: straight-line code, no call per value.
+
+    The base of this module's checks and of :mod:`mdocument.instance_diff`'s walks: fresh local
+    names, constants (bound as keyword defaults by the subclass), and the test of a leaf.
+    """
 
     def __init__(self) -> None:
         self.lines: list[str] = []
@@ -253,32 +258,38 @@ class _Compiler:
         self.names = 0
 
     def name(self, prefix: str) -> str:
+        """A fresh local name."""
         self.names += 1
         return f"{prefix}{self.names}"
 
     def constant(self, value: Any) -> str:
+        """The name the generated function knows ``value`` by."""
         name = self.name("c")
         self.constants[name] = value
         return name
+
+    def leaf(self, node: Leaf, value: str, pad: str, refuse: str) -> None:
+        """Lines that run ``refuse`` unless ``value`` has exactly one of the leaf's types."""
+        if len(node.types) == 1:
+            (only,) = node.types
+            self.lines.append(f"{pad}if type({value}) is not {self.constant(only)}: {refuse}")
+        else:
+            kinds = self.constant(node.types)
+            self.lines.append(f"{pad}if type({value}) not in {kinds}: {refuse}")
+        if datetime.datetime in node.types:  # naive datetimes are refused by validation
+            self.lines.append(
+                f"{pad}if type({value}) is datetime and {value}.utcoffset() is None: {refuse}"
+            )
+
+
+class _Compiler(SourceWriter):
+    """Writes the source of one check function."""
 
     def emit(self, node: Node, value: str, depth: int) -> None:
         """Lines that ``return False`` unless ``value`` (a local name) matches ``node``."""
         pad = "    " * depth
         if isinstance(node, Leaf):
-            if len(node.types) == 1:
-                (only,) = node.types
-                self.lines.append(
-                    f"{pad}if type({value}) is not {self.constant(only)}: return False"
-                )
-            else:
-                kinds = self.constant(node.types)
-                self.lines.append(f"{pad}if type({value}) not in {kinds}: return False")
-            if datetime.datetime in node.types:
-                # Naive datetimes are refused by every document's validation.
-                self.lines.append(
-                    f"{pad}if type({value}) is datetime and {value}.utcoffset() is None: "
-                    "return False"
-                )
+            self.leaf(node, value, pad, "return False")
         elif isinstance(node, Maybe):
             self.lines.append(f"{pad}if {value} is not None:")
             self.emit(node.inner, value, depth + 1)

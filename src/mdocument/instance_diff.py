@@ -20,11 +20,10 @@ missing): the save then takes the full path, which validates, coerces or refuses
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from mdocument.exact import Fields, Items, Leaf, Maybe, Node, Values, field_node
+from mdocument.exact import Fields, Items, Leaf, Maybe, Node, SourceWriter, Values, field_node
 
 if TYPE_CHECKING:
     from pydantic.fields import FieldInfo
@@ -38,40 +37,17 @@ Walk = Callable[[dict[str, Any], dict[str, Any], Any, Any, Any], "dict[str, Any]
 stored form of every top-level value it compared in full, or ``None`` (take the full path)."""
 
 
-class _Writer:
-    """Writes the source of one walk function: straight-line code, no call per value."""
+class _Writer(SourceWriter):
+    """Writes the source of one walk function."""
 
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self.constants: dict[str, Any] = {"datetime": datetime.datetime}
-        self.names = 0
-
-    def name(self, prefix: str) -> str:
-        self.names += 1
-        return f"{prefix}{self.names}"
-
-    def constant(self, value: Any) -> str:
-        name = self.name("c")
-        self.constants[name] = value
-        return name
-
-    def leaf(self, node: Leaf, value: str, pad: str) -> None:
+    def check(self, node: Leaf, value: str, pad: str) -> None:
         """Lines that ``return None`` unless ``value`` has exactly one of the leaf's types."""
-        if len(node.types) == 1:
-            (only,) = node.types
-            self.lines.append(f"{pad}if type({value}) is not {self.constant(only)}: return None")
-        else:
-            kinds = self.constant(node.types)
-            self.lines.append(f"{pad}if type({value}) not in {kinds}: return None")
-        if datetime.datetime in node.types:  # naive datetimes are refused by validation
-            self.lines.append(
-                f"{pad}if type({value}) is datetime and {value}.utcoffset() is None: return None"
-            )
+        self.leaf(node, value, pad, "return None")
 
     def stored(self, node: Node, value: str, target: str, pad: str) -> None:
         """Lines that check ``value`` against ``node`` and put its stored form in ``target``."""
         if isinstance(node, Leaf):
-            self.leaf(node, value, pad)
+            self.check(node, value, pad)
             self.lines.append(f"{pad}{target} = {value}")
         elif isinstance(node, Maybe):
             self.lines += [f"{pad}if {value} is None:", f"{pad}    {target} = None", f"{pad}else:"]
@@ -81,7 +57,7 @@ class _Writer:
             item = self.name("v")
             if isinstance(node.item, Leaf):  # immutable items: a copy of the list is its form
                 self.lines.append(f"{pad}for {item} in {value}:")
-                self.leaf(node.item, item, pad + "    ")
+                self.check(node.item, item, pad + "    ")
                 self.lines.append(f"{pad}{target} = list({value})")
             else:
                 form = self.name("s")
@@ -95,7 +71,7 @@ class _Writer:
             loop.append(f"{pad}    if type({key}) is not str: return None")
             if isinstance(node.value, Leaf):
                 self.lines += loop
-                self.leaf(node.value, item, pad + "    ")
+                self.check(node.value, item, pad + "    ")
                 self.lines.append(f"{pad}{target} = dict({value})")
             else:
                 form = self.name("s")
@@ -126,7 +102,7 @@ class _Writer:
         (and no lines) for a value that is not its own stored form, such as a model.
         """
         if isinstance(node, Leaf):
-            self.leaf(node, value, pad)
+            self.check(node, value, pad)
             return value
         if isinstance(node, Items) and isinstance(node.item, Leaf):
             item = self.name("v")
@@ -134,7 +110,7 @@ class _Writer:
                 f"{pad}if type({value}) is not list: return None",
                 f"{pad}for {item} in {value}:",
             ]
-            self.leaf(node.item, item, pad + "    ")
+            self.check(node.item, item, pad + "    ")
             return f"list({value})"
         if isinstance(node, Values) and isinstance(node.value, Leaf):
             key, item = self.name("k"), self.name("v")
@@ -143,7 +119,7 @@ class _Writer:
                 f"{pad}for {key}, {item} in {value}.items():",
                 f"{pad}    if type({key}) is not str: return None",
             ]
-            self.leaf(node.value, item, pad + "    ")
+            self.check(node.value, item, pad + "    ")
             return f"dict({value})"
         return None
 
