@@ -69,6 +69,9 @@ def subtree_kinds(document: type) -> list[str]:
 
 def kind_filter(document: type) -> dict[str, Any]:
     """The filter a query of ``document`` needs: none for a root or a class outside hierarchies."""
+    mapping: Any = document.__dict__.get("__mdocument_mapping__")
+    if mapping is not None and mapping.kind is None:  # outside hierarchies: no walk of the MRO
+        return {}
     root = polymorphic_root(document)
     if root is None or root is document:
         return {}
