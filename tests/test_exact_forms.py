@@ -183,6 +183,14 @@ PLACES: dict[str, Any] = {
 }  # fmt: skip
 
 
+CHANGE_MIXES = st.lists(
+    st.tuples(st.sampled_from(sorted(PLACES)), st.sampled_from(range(len(HOSTILE)))),
+    min_size=1,
+    max_size=4,
+)
+"""Up to four hostile values put at places (indexes into ``HOSTILE``), for Hypothesis."""
+
+
 def identical(a: Any, b: Any) -> bool:
     """Equal values of the very same types at every depth (NaN equal to NaN, -0.0 not 0.0)."""
     if type(a) is not type(b):
@@ -230,13 +238,7 @@ def test_every_hostile_value_at_every_place_is_stored_as_validation_would(place)
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
-@given(
-    st.lists(
-        st.tuples(st.sampled_from(sorted(PLACES)), st.sampled_from(range(len(HOSTILE)))),
-        min_size=1,
-        max_size=4,
-    )
-)
+@given(CHANGE_MIXES)
 def test_any_mix_of_changes_in_place_is_stored_as_validation_would(changes):
     document = fresh()
     for place, index in changes:
@@ -474,13 +476,7 @@ CODEC = codec_options(bson.codec_options.DEFAULT_CODEC_OPTIONS)  # a collection'
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
-@given(
-    st.lists(
-        st.tuples(st.sampled_from(sorted(PLACES)), st.sampled_from(range(len(HOSTILE)))),
-        min_size=1,
-        max_size=4,
-    )
-)
+@given(CHANGE_MIXES)
 def test_a_diff_with_equality_shortcuts_sends_what_a_full_walk_sends(changes):
     mapping = Profile.__mdocument_mapping__
     document = fresh()

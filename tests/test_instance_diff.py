@@ -23,7 +23,17 @@ from mdocument import Document, Field, init
 from mdocument.changes import Changes, diff, loaded, remember
 from mdocument.codec import encode
 from mdocument.forms import checked_form, normalized, quick_changes
-from test_exact_forms import HOSTILE, PLACES, Address, Colour, Profile, fresh, identical, raw_of
+from test_exact_forms import (
+    CHANGE_MIXES,
+    HOSTILE,
+    PLACES,
+    Address,
+    Colour,
+    Profile,
+    fresh,
+    identical,
+    raw_of,
+)
 
 UTC = datetime.timezone.utc
 MAPPING = Profile.__mdocument_mapping__
@@ -115,14 +125,7 @@ def test_every_hostile_value_at_every_place_is_diffed_as_the_full_path_does(plac
 
 
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow], deadline=None)
-@given(
-    st.booleans(),
-    st.lists(
-        st.tuples(st.sampled_from(sorted(PLACES)), st.sampled_from(range(len(HOSTILE)))),
-        min_size=1,
-        max_size=4,
-    ),
-)
+@given(st.booleans(), CHANGE_MIXES)
 def test_any_mix_of_changes_is_diffed_as_the_full_path_does(raw, changes):
     document = fresh()
     stored_baseline(document, raw=raw)

@@ -46,39 +46,32 @@ class _Writer(SourceWriter):
 
     def stored(self, node: Node, value: str, target: str, pad: str) -> None:
         """Lines that check ``value`` against ``node`` and put its stored form in ``target``."""
-        if isinstance(node, Leaf):
-            self.check(node, value, pad)
-            self.lines.append(f"{pad}{target} = {value}")
+        copy = self.checked_copy(node, value, pad)
+        if copy is not None:  # a scalar, or a list or dict of them
+            self.lines.append(f"{pad}{target} = {copy}")
         elif isinstance(node, Maybe):
             self.lines += [f"{pad}if {value} is None:", f"{pad}    {target} = None", f"{pad}else:"]
             self.stored(node.inner, value, target, pad + "    ")
         elif isinstance(node, Items):
-            self.lines.append(f"{pad}if type({value}) is not list: return None")
-            item = self.name("v")
-            if isinstance(node.item, Leaf):  # immutable items: a copy of the list is its form
-                self.lines.append(f"{pad}for {item} in {value}:")
-                self.check(node.item, item, pad + "    ")
-                self.lines.append(f"{pad}{target} = list({value})")
-            else:
-                form = self.name("s")
-                self.lines += [f"{pad}{target} = []", f"{pad}for {item} in {value}:"]
-                self.stored(node.item, item, form, pad + "    ")
-                self.lines.append(f"{pad}    {target}.append({form})")
+            item, form = self.name("v"), self.name("s")
+            self.lines += [
+                f"{pad}if type({value}) is not list: return None",
+                f"{pad}{target} = []",
+                f"{pad}for {item} in {value}:",
+            ]
+            self.stored(node.item, item, form, pad + "    ")
+            self.lines.append(f"{pad}    {target}.append({form})")
         elif isinstance(node, Values):
-            self.lines.append(f"{pad}if type({value}) is not dict: return None")
-            key, item = self.name("k"), self.name("v")
-            loop = [f"{pad}for {key}, {item} in {value}.items():"]
-            loop.append(f"{pad}    if type({key}) is not str: return None")
-            if isinstance(node.value, Leaf):
-                self.lines += loop
-                self.check(node.value, item, pad + "    ")
-                self.lines.append(f"{pad}{target} = dict({value})")
-            else:
-                form = self.name("s")
-                self.lines += [f"{pad}{target} = {{}}", *loop]
-                self.stored(node.value, item, form, pad + "    ")
-                self.lines.append(f"{pad}    {target}[{key}] = {form}")
-        else:
+            key, item, form = self.name("k"), self.name("v"), self.name("s")
+            self.lines += [
+                f"{pad}if type({value}) is not dict: return None",
+                f"{pad}{target} = {{}}",
+                f"{pad}for {key}, {item} in {value}.items():",
+                f"{pad}    if type({key}) is not str: return None",
+            ]
+            self.stored(node.value, item, form, pad + "    ")
+            self.lines.append(f"{pad}    {target}[{key}] = {form}")
+        elif isinstance(node, Fields):  # a leaf was handled by checked_copy
             self.model(node, value, target, pad)
 
     def model(self, node: Fields, value: str, target: str, pad: str) -> None:
