@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
     from mdocument.mapping import DocumentMapping
 
-__all__ = ["baseline", "checked_form", "normalized", "parse_id", "shared_names"]
+__all__ = ["baseline", "checked_form", "dumped_form", "normalized", "parse_id", "shared_names"]
 
 _OBJECT_ID: TypeAdapter[bson.ObjectId] = TypeAdapter(ObjectId)
 
@@ -111,7 +111,21 @@ def checked_form(mapping: DocumentMapping, document: BaseModel) -> dict[str, Any
     Assignments are validated as they happen, but nested values (``doc.tags.append(1)``) are
     not: this is where invalid data is stopped before it reaches the server. Values that
     validation coerces (``"5"`` into an ``int`` field) are adopted by the instance.
+
+    A plain class's form is read from the instance, every value checked for exactly its declared
+    type (:func:`mdocument.instance_diff.instance_form`); anything else, or any value that is not,
+    takes :func:`dumped_form`.
     """
+    if type(document) is mapping.document and not unvalidated(document):
+        form = mapping.instance_form
+        data = None if form is None else form(document.__dict__)
+        if data is not None:
+            return data
+    return dumped_form(mapping, document)
+
+
+def dumped_form(mapping: DocumentMapping, document: BaseModel) -> dict[str, Any]:
+    """:func:`checked_form` from a dump: proved exact (:mod:`exact`), or validated again."""
     data = encode(document, mapping)
     if not unvalidated(document):
         # A subclass of a hierarchy is checked against its own fields, not its root's.

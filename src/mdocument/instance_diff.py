@@ -20,7 +20,7 @@ missing): the save then takes the full path, which validates, coerces or refuses
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from mdocument.exact import Fields, Items, Leaf, Maybe, Node, SourceWriter, Values, field_node
@@ -28,13 +28,19 @@ from mdocument.exact import Fields, Items, Leaf, Maybe, Node, SourceWriter, Valu
 if TYPE_CHECKING:
     from pydantic.fields import FieldInfo
 
-__all__ = ["Walk", "instance_walk"]
+__all__ = ["Form", "Walk", "instance_form", "instance_walk"]
 
 Walk = Callable[[dict[str, Any], dict[str, Any], Any, Any, Any], "dict[str, Any] | None"]
 """``walk(values, baseline, changes, diff_field, absent)``: adds the changes of an instance's
 ``__dict__`` since ``baseline`` (a stored form) to ``changes``, through ``diff_field`` (see
 :func:`mdocument.changes.diff_field`; ``absent``: its marker of a missing value); returns the
 stored form of every top-level value it compared in full, or ``None`` (take the full path)."""
+
+
+Form = Callable[[Mapping[str, Any]], "dict[str, Any] | None"]
+"""``form(values)``: the stored form of an instance's ``__dict__``, ``_id`` first, as
+:func:`mdocument.codec.encode` dumps it, every value checked as the walk checks it; ``None``
+(take the full path) as soon as one is not exactly its declared type, or a field is missing."""
 
 
 class _Writer(SourceWriter):
@@ -141,24 +147,24 @@ class _Writer(SourceWriter):
             f"            tops[{key!r}] = {form}",
         ]
 
-    def function(self) -> Walk:
+    def function(self, signature: str, start: str, result: str) -> Any:
+        """The function ``signature``: ``start``, the lines written, then ``return result``."""
         body = "\n".join(self.lines)
         bound: dict[str, Any] = {
             "type": type, "list": list, "dict": dict, "str": str, **self.constants,
         }  # fmt: skip
         arguments = ", ".join(f"{name}={name}" for name in bound)
         source = (
-            f"def walk(values, baseline, changes, diff_field, absent, *, {arguments}):\n"
-            "    tops = {}\n    try:\n"
+            f"def {signature}, *, {arguments}):\n"
+            f"{start}    try:\n"
             f"{body}\n"
             "    except KeyError:  # a field deleted from the instance: the full path reports it\n"
             "        return None\n"
-            "    return tops"
+            f"    return {result}"
         )
         namespace = dict(bound)
         exec(source, namespace)  # the source is built above, from no input
-        walk: Walk = namespace["walk"]
-        return walk
+        return namespace[signature.partition("(")[0]]
 
 
 def instance_walk(
@@ -176,4 +182,29 @@ def instance_walk(
         if node is None:
             return None
         writer.field(name, stored, node, stored in equal)
-    return writer.function()
+    walk: Walk = writer.function(
+        "walk(values, baseline, changes, diff_field, absent", "    tops = {}\n", "tops"
+    )
+    return walk
+
+
+def instance_form(fields: Iterable[tuple[str, str, FieldInfo]]) -> Form | None:
+    """The stored form of a plain class's instances, read from them without a dump.
+
+    A write of a new document (or the full path of a save) otherwise dumps it with pydantic's
+    serializer and then proves the dump exact (:mod:`exact`): two walks of every value, where
+    this is one. ``fields``: as for :func:`instance_walk`, in the order the dump has them, with
+    ``_id`` first; ``None`` when a field's annotation is unknown.
+    """
+    writer = _Writer()
+    forms: list[str] = []
+    for name, stored, info in fields:
+        node = field_node(info, frozenset())
+        if node is None:
+            return None
+        value, form = writer.name("v"), writer.name("s")
+        writer.lines.append(f"        {value} = values[{name!r}]")
+        writer.stored(node, value, form, "        ")
+        forms.append(f"{stored!r}: {form}")
+    built: Form = writer.function("form(values", "", f"{{{', '.join(forms)}}}")
+    return built

@@ -33,7 +33,7 @@ from mdocument.exceptions import (
 from mdocument.fields import FieldSpec, field_spec
 from mdocument.hierarchy import KIND_FIELD, kind_of, polymorphic_root
 from mdocument.indexes import Index
-from mdocument.instance_diff import Walk, instance_walk
+from mdocument.instance_diff import Form, Walk, instance_form, instance_walk
 from mdocument.kinds import TimeSeries, View, time_series_of, view_of
 from mdocument.masking import sensitive_path
 from mdocument.names import ARRAY_SEGMENT, ID_FIELD, STORED_ID
@@ -250,6 +250,18 @@ class DocumentMapping:
             return None
         fields = [(field.name, field.stored, field.info) for field in self.fields.values()]
         return instance_walk(fields, self.equality_names)
+
+    @cached_property
+    def instance_form(self) -> Form | None:
+        """What reads a stored form from an instance (see :func:`instance_diff.instance_form`).
+
+        ``None`` for the same classes as :attr:`instance_walk`: their writes dump and check.
+        """
+        if self.instance_walk is None:
+            return None
+        fields = [(field.name, field.stored, field.info) for field in self.fields.values()]
+        fields.sort(key=lambda field: field[1] != STORED_ID)  # ``_id`` first, as encode puts it
+        return instance_form(fields)
 
     @cached_property
     def utc_attacher(self) -> Attach | None:
