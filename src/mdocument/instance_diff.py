@@ -1,4 +1,4 @@
-"""The changes of a save, read from the instance: no dump of what did not change.
+"""The changes of a save, and the form of a write, read from the instance: no dump.
 
 A save of a loaded document dumps the whole document, proves that what may have changed in place
 still has exactly its declared types (:mod:`exact`), and diffs the dump against the baseline:
@@ -16,6 +16,10 @@ generated once per class walks the instance's values against the baseline instea
 
 The walk answers ``None`` as soon as a value is not exactly its declared type (or a field is
 missing): the save then takes the full path, which validates, coerces or refuses as usual.
+
+:func:`instance_form` is the same reading for a write that sends the whole document (an insert,
+or a save's full path): the stored form built from the instance's values, each checked as the
+walk checks it, instead of pydantic's dump and a check of that dump.
 """
 
 from __future__ import annotations
