@@ -191,6 +191,14 @@ CHANGE_MIXES = st.lists(
 """Up to four hostile values put at places (indexes into ``HOSTILE``), for Hypothesis."""
 
 
+def apply_changes(document: Profile, changes: list[tuple[str, int]]) -> None:
+    """Put the Hypothesis mix ``changes`` (places and indexes into ``HOSTILE``) in ``document``."""
+    for place, index in changes:
+        # A raw replacement may have made a later place unreachable (``5.append``, ``[]["k"]``).
+        with contextlib.suppress(AttributeError, TypeError, IndexError, ValueError):
+            PLACES[place](document, HOSTILE[index])
+
+
 def identical(a: Any, b: Any) -> bool:
     """Equal values of the very same types at every depth (NaN equal to NaN, -0.0 not 0.0)."""
     if type(a) is not type(b):
@@ -241,10 +249,7 @@ def test_every_hostile_value_at_every_place_is_stored_as_validation_would(place)
 @given(CHANGE_MIXES)
 def test_any_mix_of_changes_in_place_is_stored_as_validation_would(changes):
     document = fresh()
-    for place, index in changes:
-        # A raw replacement may have made a later place unreachable (``5.append``, ``[]["k"]``).
-        with contextlib.suppress(AttributeError, TypeError, IndexError, ValueError):
-            PLACES[place](document, HOSTILE[index])
+    apply_changes(document, changes)
     assert_same_outcome(document)
 
 
@@ -481,9 +486,7 @@ def test_a_diff_with_equality_shortcuts_sends_what_a_full_walk_sends(changes):
     mapping = Profile.__mdocument_mapping__
     document = fresh()
     baseline = normalized(mapping, raw_of(document))
-    for place, index in changes:
-        with contextlib.suppress(AttributeError, TypeError, IndexError, ValueError):
-            PLACES[place](document, HOSTILE[index])
+    apply_changes(document, changes)
     try:
         stored = checked_form(mapping, document)
     except ValidationError:
