@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from mdocument import Document, Field, init
 from mdocument.changes import Changes, diff, loaded, remember
 from mdocument.codec import encode
-from mdocument.forms import dumped_form, normalized, quick_changes
+from mdocument.forms import checked_form, dumped_form, normalized, quick_changes
 from test_exact_forms import (
     CHANGE_MIXES,
     HOSTILE,
@@ -46,19 +46,34 @@ BYPASS: dict[str, Any] = {
 }
 
 
-def stored_baseline(document: Profile, *, raw: bool) -> None:
+def stored_baseline(document: Profile, *, raw: bool, shared: bool = True) -> None:
     """Make ``document`` look loaded (``raw``: its baseline as the driver returns it) or saved.
 
     Loaded, it holds no enum: a stored enum is its value, which only validation turns back into
-    a member (that baseline takes the full path).
+    a member (that baseline takes the full path). ``shared``: as a real load or save leaves
+    them, the instance and its baseline hold the very same strings, numbers and datetimes (the
+    walk passes over a model whose values are all the baseline's own); else equal copies.
     """
     if raw:
         document.colours = []
     form = raw_of(document)
     if raw:
+        if shared:  # validation keeps the objects it was given: the instance holds the raw ones
+            document.__dict__.update(Profile.model_validate(form).__dict__)
         loaded(document, form, None, None)  # type: ignore[arg-type]
+    elif shared:
+        remember(document, checked_form(MAPPING, document), raw=False)
     else:
         remember(document, normalized(MAPPING, form), raw=False)
+
+
+BASELINES = {
+    "loaded": {"raw": True},
+    "saved": {"raw": False},
+    "loaded apart": {"raw": True, "shared": False},
+    "saved apart": {"raw": False, "shared": False},
+}
+"""The baselines the walk meets: loaded or saved, sharing values with the instance or not."""
 
 
 def full_path(document: Profile) -> tuple[str, Changes | None, dict[str, Any] | None]:
@@ -101,22 +116,22 @@ def test_the_plain_document_has_a_walk():
     assert MAPPING.instance_walk is not None
 
 
-@pytest.mark.parametrize("raw", [True, False], ids=["loaded", "saved"])
-def test_an_unchanged_document_has_no_changes(raw):
+@pytest.mark.parametrize("baseline", sorted(BASELINES))
+def test_an_unchanged_document_has_no_changes(baseline):
     document = fresh()
-    stored_baseline(document, raw=raw)
+    stored_baseline(document, **BASELINES[baseline])
     found = quick_changes(MAPPING, document)
     assert found is not None
     assert not found[0]
 
 
-@pytest.mark.parametrize("raw", [True, False], ids=["loaded", "saved"])
+@pytest.mark.parametrize("baseline", sorted(BASELINES))
 @pytest.mark.parametrize("place", sorted({**PLACES, **BYPASS}))
-def test_every_hostile_value_at_every_place_is_diffed_as_the_full_path_does(place, raw):
+def test_every_hostile_value_at_every_place_is_diffed_as_the_full_path_does(place, baseline):
     answered = 0
     for value in HOSTILE:
         document = fresh()
-        stored_baseline(document, raw=raw)
+        stored_baseline(document, **BASELINES[baseline])
         with contextlib.suppress(AttributeError, TypeError, IndexError, ValueError):
             {**PLACES, **BYPASS}[place](document, value)
         answered += assert_walk_agrees(document)
@@ -126,12 +141,24 @@ def test_every_hostile_value_at_every_place_is_diffed_as_the_full_path_does(plac
 
 
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow], deadline=None)
-@given(st.booleans(), CHANGE_MIXES)
-def test_any_mix_of_changes_is_diffed_as_the_full_path_does(raw, changes):
+@given(st.sampled_from(sorted(BASELINES)), CHANGE_MIXES)
+def test_any_mix_of_changes_is_diffed_as_the_full_path_does(baseline, changes):
     document = fresh()
-    stored_baseline(document, raw=raw)
+    stored_baseline(document, **BASELINES[baseline])
     apply_changes(document, changes)
     assert_walk_agrees(document)
+
+
+@pytest.mark.parametrize("baseline", sorted(BASELINES))
+def test_a_model_put_where_the_baseline_has_none_is_diffed_as_the_full_path_does(baseline):
+    document = fresh()
+    document.other = None
+    stored_baseline(document, **BASELINES[baseline])
+    document.other = Address(street="s", city="c", zip="z")
+    assert assert_walk_agrees(document)
+    found = quick_changes(MAPPING, document)
+    assert found is not None
+    assert found[0].set == {"other": {"street": "s", "city": "c", "zip": "z", "since": None}}
 
 
 def test_assignments_are_diffed_as_the_full_path_does():

@@ -126,6 +126,51 @@ class _Writer(SourceWriter):
             return f"dict({value})"
         return None
 
+    def unchanged(self, node: Node, value: str, before: str) -> str | None:
+        """An expression true when ``value`` holds, leaf for leaf, the very objects of ``before``.
+
+        The baseline is a stored form whose every value has exactly its declared type (saved, or
+        proved by :func:`exact.stored_check` when loaded), so a value that *is* the baseline's
+        object needs no check and did not change: a loaded model left alone is passed over in
+        one identity test per field, without building its stored form. Only for a model of
+        leaves (a list of them, or ``None``); ``None`` for anything else.
+        """
+        if isinstance(node, Maybe):
+            inner = self.unchanged(node.inner, value, before)
+            return None if inner is None else f"({value} is None and {before} is None or {inner})"
+        if isinstance(node, Items):
+            item, base = self.name("x"), self.name("y")
+            inner = self.unchanged(node.item, item, base)
+            if inner is None:
+                return None
+            return (
+                f"(type({value}) is list and type({before}) is list and "
+                f"len({value}) == len({before}) and "
+                f"all({inner} for {item}, {base} in zip({value}, {before})))"
+            )
+        if (
+            not isinstance(node, Fields)
+            or not node.fields
+            or not all(
+                isinstance(inner, Leaf)
+                or (isinstance(inner, Maybe) and isinstance(inner.inner, Leaf))
+                for _, inner in node.fields
+            )
+        ):
+            return None
+        values = self.name("d")
+        same = [
+            f"{values}[{name!r}] is {before}[{key!r}]"  # a key it lacks: KeyError, full path
+            for (key, _), name in zip(node.fields, node.names, strict=True)
+        ]
+        same[0] = f"({values} := {value}.__dict__)" + same[0][len(values) :]
+        # The baseline's dict has exactly the model's keys (a stored form; a loaded one was
+        # proved so): the same objects under those keys are the same stored form.
+        return (
+            f"(type({value}) is {self.constant(node.model)} and type({before}) is dict and "
+            f"{' and '.join(same)})"
+        )
+
     def field(self, name: str, key: str, node: Node, equal: bool) -> None:
         """Lines that compare one top-level field."""
         value, before, form = self.name("v"), self.name("b"), self.name("s")
@@ -134,21 +179,26 @@ class _Writer(SourceWriter):
         # takes the full path, which stores its dump.
         copy = self.checked_copy(node, value, "        ")
         self.lines.append(f"        {before} = baseline.get({key!r}, absent)")
+        pad = "        "
         if copy is not None and equal:  # compared as it is: copied only when it changed
             self.lines += [
-                f"        if {value} is not {before} and {before} != {value}:",
-                f"            {form} = {copy}",
+                f"{pad}if {value} is not {before} and {before} != {value}:",
+                f"{pad}    {form} = {copy}",
             ]
         else:
+            unchanged = None if copy is not None else self.unchanged(node, value, before)
+            if unchanged is not None:  # a model of leaves left alone: passed over, unchecked
+                self.lines += [f"{pad}if not {unchanged}:"]
+                pad += "    "
             if copy is None:
-                self.stored(node, value, form, "        ")
+                self.stored(node, value, form, pad)
             else:
-                self.lines.append(f"        {form} = {copy}")
+                self.lines.append(f"{pad}{form} = {copy}")
             same = f"{form} is not {before}" + (f" and {before} != {form}" if equal else "")
-            self.lines.append(f"        if {same}:")
+            self.lines.append(f"{pad}if {same}:")
         self.lines += [
-            f"            diff_field({before}, {form}, {key!r}, changes)",
-            f"            tops[{key!r}] = {form}",
+            f"{pad}    diff_field({before}, {form}, {key!r}, changes)",
+            f"{pad}    tops[{key!r}] = {form}",
         ]
 
     def function(self, signature: str, start: str, result: str) -> Any:
