@@ -137,9 +137,10 @@ def measure(
         for document, raw in zip(walked, raws, strict=True):
             change(document)
             loaded_state(document, raw, RegistryRef(None), None)
-        saved = [document.model_copy(deep=True) for document in walked]
-        for document, baseline in zip(saved, baselines, strict=True):
-            remember(document, baseline, raw=False)
+        saved = [ours.model_validate(raw) for raw in raws]
+        for document in saved:  # as a save leaves it: the baseline holds the instance's values
+            remember(document, checked_form(mapping, document), raw=False)
+            change(document)
         steps["walk (loaded baseline)"] = lambda: [quick(mapping, d) for d in walked]
         steps["walk (saved baseline)"] = lambda: [quick(mapping, d) for d in saved]
     if exact is not None:
