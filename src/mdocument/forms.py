@@ -226,10 +226,9 @@ def quick_changes(
         if not isinstance(baseline, dict) or check is None or not check(baseline):
             return None  # the BSON insert_many sent, or values validation would change
         baseline = {name: baseline[name] for name in mapping.stored_names}
-    if not isinstance(baseline, dict):  # never: bytes are raw
-        return None
+    before = cast("dict[str, Any]", baseline)  # bytes are always raw: refused above
     changes = Changes()
-    tops = walk(cast("dict[str, Any]", document.__dict__), baseline, changes, diff_field, ABSENT)
+    tops = walk(cast("dict[str, Any]", document.__dict__), before, changes, diff_field, ABSENT)
     if tops is None:
         return None
-    return changes, {**baseline, **tops} if tops else baseline
+    return changes, {**before, **tops} if tops else before
