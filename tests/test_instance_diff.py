@@ -14,6 +14,7 @@ import copy
 import datetime
 from typing import Any
 
+import bson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -188,6 +189,85 @@ def test_the_walk_steps_aside_where_it_cannot_answer():
     assert quick_changes(MAPPING, document) is None  # a field deleted from the instance
 
 
+# A loaded document's raw baseline is what the server holds: written by another client, an older
+# class or a shell, it may hold values validation accepts but converts. The first save after the
+# load walks it without proving it whole first (only the raw values that are not the instance's
+# own objects are checked): each must either take the full path or do exactly what it does.
+HOSTILE_RAW: dict[str, Any] = {
+    "score as an int": lambda raw: raw.__setitem__("score", 0),
+    "score as an Int64": lambda raw: raw.__setitem__("score", bson.Int64(0)),
+    "rank as an Int64": lambda raw: raw["pair"].__setitem__("rank", bson.Int64(1)),
+    "rank as a string": lambda raw: raw["pair"].__setitem__("rank", "1"),
+    "rank as a bool": lambda raw: raw["pair"].__setitem__("rank", True),
+    "rank as a float": lambda raw: raw["pair"].__setitem__("rank", 1.0),
+    "pair with an extra key": lambda raw: raw["pair"].__setitem__("extra", 1),
+    "pair in another order": lambda raw: raw.__setitem__(
+        "pair", dict(reversed(raw["pair"].items()))
+    ),
+    "address with an extra key": lambda raw: raw["address"].__setitem__("extra", "x"),
+    "address without its optional key": lambda raw: raw["address"].pop("since"),
+    "address in another order": lambda raw: raw.__setitem__(
+        "address", dict(reversed(raw["address"].items()))
+    ),
+    "history item with an extra key": lambda raw: raw["history"][0].__setitem__("extra", 1),
+    "counter as an Int64": lambda raw: raw["counters"].__setitem__("a", bson.Int64(1)),
+    "counter as a bool": lambda raw: raw["counters"].__setitem__("a", True),
+    "maybe item as an Int64": lambda raw: raw["maybe"].__setitem__(0, bson.Int64(1)),
+    "an extra top-level key": lambda raw: raw.__setitem__("extra", 1),
+    "a missing optional field": lambda raw: raw.pop("other"),
+    "other as None": lambda raw: raw.__setitem__("other", None),
+}
+
+RAW_CHANGES: dict[str, Any] = {
+    "nothing": lambda document: None,
+    "address.street": lambda document: setattr(document.address, "street", "2 Side St"),
+    "pair.rank": lambda document: setattr(document.pair, "rank", 2),
+    "score": lambda document: setattr(document, "score", 2.5),
+    "counters[b]": lambda document: document.counters.__setitem__("b", 2),
+    "history[0].city": lambda document: setattr(document.history[0], "city", "Paris"),
+}
+
+
+@pytest.mark.parametrize("change", sorted(RAW_CHANGES))
+@pytest.mark.parametrize("shared", [True, False], ids=["shared", "apart"])
+@pytest.mark.parametrize("hostile", sorted(HOSTILE_RAW))
+def test_a_hostile_raw_baseline_is_walked_as_the_full_path_does(hostile, shared, change):
+    document = fresh()
+    document.colours = []  # a stored enum is its value: validation alone turns it back
+    raw = raw_of(document)
+    HOSTILE_RAW[hostile](raw)
+    if shared:  # as a load leaves it: validation keeps the objects it was given
+        document.__dict__.update(Profile.model_validate(raw).__dict__)
+    loaded(document, raw, None, None)  # type: ignore[arg-type]
+    RAW_CHANGES[change](document)
+    assert_walk_agrees(document)
+
+
+def test_the_raw_walk_answers_where_the_raw_values_are_the_instance_own():
+    """Not a walk that steps aside whenever a raw value is unusual: it answers for these."""
+    for hostile in ("an extra top-level key", "pair in another order", "address in another order"):
+        for change in ("nothing", "score", "counters[b]"):
+            document = fresh()
+            document.colours = []
+            raw = raw_of(document)
+            HOSTILE_RAW[hostile](raw)
+            document.__dict__.update(Profile.model_validate(raw).__dict__)
+            loaded(document, raw, None, None)  # type: ignore[arg-type]
+            RAW_CHANGES[change](document)
+            assert assert_walk_agrees(document), (hostile, change)
+
+
+def test_a_raw_value_validation_converts_takes_the_full_path_where_it_is_compared():
+    document = fresh()
+    document.colours = []
+    raw = raw_of(document)
+    raw["pair"]["rank"] = bson.Int64(1)
+    document.__dict__.update(Profile.model_validate(raw).__dict__)
+    loaded(document, raw, None, None)  # type: ignore[arg-type]
+    document.pair.rank = 2  # compared with the raw Int64: not proved, so the full path
+    assert quick_changes(MAPPING, document) is None
+
+
 def test_a_subclass_instance_takes_the_full_path():
     class Special(Profile):
         note: str = ""
@@ -233,6 +313,44 @@ async def test_a_loaded_document_sends_only_what_changed(accounts, commands):
     stored = await accounts["account"].find_one({"_id": created.id})
     assert stored["address"]["city"] == "Lyon"
     assert stored["tags"] == ["y"]
+
+
+async def test_a_document_another_client_wrote_is_saved_as_the_full_path_saves_it(
+    accounts, commands
+):
+    """Values validation converts, and keys the class does not know, written by someone else."""
+    created = await Account.create(name="a", tags=["x"])
+    await accounts["account"].update_one(
+        {"_id": created.id},
+        {
+            "$set": {
+                "balance": bson.Int64(3),  # validated into 3.0: not the raw object
+                "address": {"street": "s", "city": "c", "zip": "z", "since": None, "floor": 2},
+                "legacy": "kept",
+            }
+        },
+    )
+    first = await Account.get(created.id)
+    assert first is not None
+    first.name = "b"  # the unusual values are left alone: nothing else is written
+    commands.clear()
+    await first.save()
+    (update,) = [command["updates"][0]["u"] for command in commands.of("update")]
+    assert update == {"$set": {"name": "b"}}
+    second = await Account.get(created.id)
+    assert second is not None
+    second.address.city = "Lyon"  # type: ignore[union-attr]
+    commands.clear()
+    await second.save()
+    (update,) = [command["updates"][0]["u"] for command in commands.of("update")]
+    assert update == {"$set": {"address.city": "Lyon"}}
+    stored = await accounts["account"].find_one({"_id": created.id})
+    assert stored["address"] == {
+        "street": "s", "city": "Lyon", "zip": "z", "since": None, "floor": 2
+    }  # fmt: skip
+    assert stored["balance"] == 3
+    assert stored["legacy"] == "kept"
+    assert stored["name"] == "b"
 
 
 async def test_a_value_validation_would_refuse_is_refused_before_the_write(accounts, commands):

@@ -281,33 +281,35 @@ class SourceWriter:
                 f"{pad}if type({value}) is datetime and {value}.utcoffset() is None: {refuse}"
             )
 
+    def emit(self, node: Node, value: str, depth: int, refuse: str = "return False") -> None:
+        """Lines that run ``refuse`` unless ``value`` (a local name) is a stored form of ``node``.
 
-class _Compiler(SourceWriter):
-    """Writes the source of one check function."""
-
-    def emit(self, node: Node, value: str, depth: int) -> None:
-        """Lines that ``return False`` unless ``value`` (a local name) matches ``node``."""
+        Every value exactly of its declared type, a model's dict exactly its keys.
+        """
         pad = "    " * depth
         if isinstance(node, Leaf):
-            self.leaf(node, value, pad, "return False")
+            self.leaf(node, value, pad, refuse)
         elif isinstance(node, Maybe):
             self.lines.append(f"{pad}if {value} is not None:")
-            self.emit(node.inner, value, depth + 1)
+            self.emit(node.inner, value, depth + 1, refuse)
         elif isinstance(node, Items):
-            self.lines.append(f"{pad}if type({value}) is not list: return False")
+            self.lines.append(f"{pad}if type({value}) is not list: {refuse}")
             item = self.name("v")
             self.lines.append(f"{pad}for {item} in {value}:")
-            self.emit(node.item, item, depth + 1)
+            self.emit(node.item, item, depth + 1, refuse)
         elif isinstance(node, Values):
-            self.lines.append(f"{pad}if type({value}) is not dict: return False")
+            self.lines.append(f"{pad}if type({value}) is not dict: {refuse}")
             key, item = self.name("k"), self.name("v")
             self.lines.append(f"{pad}for {key}, {item} in {value}.items():")
-            self.lines.append(f"{pad}    if type({key}) is not str: return False")
-            self.emit(node.value, item, depth + 1)
+            self.lines.append(f"{pad}    if type({key}) is not str: {refuse}")
+            self.emit(node.value, item, depth + 1, refuse)
         else:
-            self.emit_model(node, value, pad, depth)
+            self.emit_model(node, value, pad, depth, refuse)
 
-    def emit_model(self, node: Fields, value: str, pad: str, depth: int) -> None:
+    def emit_model(
+        self, node: Fields, value: str, pad: str, depth: int, refuse: str = "return False"
+    ) -> None:
+        """:meth:`emit` for a model: its dict, its keys and each of its values."""
         kinds = [field.types for _, field in node.fields if isinstance(field, Leaf)]
         if len(kinds) == len(node.fields) and all(
             len(types) == 1 and datetime.datetime not in types for types in kinds
@@ -319,17 +321,21 @@ class _Compiler(SourceWriter):
             types = self.constant(tuple(next(iter(types)) for types in kinds))
             self.lines.append(
                 f"{pad}if type({value}) is not dict or tuple({value}) != {keys} "
-                f"or tuple(map(type, {value}.values())) != {types}: return False"
+                f"or tuple(map(type, {value}.values())) != {types}: {refuse}"
             )
             return
         keys = self.constant(frozenset(key for key, _ in node.fields))
         self.lines.append(
-            f"{pad}if type({value}) is not dict or {value}.keys() != {keys}: return False"
+            f"{pad}if type({value}) is not dict or {value}.keys() != {keys}: {refuse}"
         )
         for key, field in node.fields:
             item = self.name("v")
             self.lines.append(f"{pad}{item} = {value}[{key!r}]")
-            self.emit(field, item, depth)
+            self.emit(field, item, depth, refuse)
+
+
+class _Compiler(SourceWriter):
+    """Writes the source of one check function."""
 
     def function(self, fields: list[tuple[str, Node]]) -> Check:
         self.lines = ["    try:"]

@@ -35,6 +35,7 @@ from mdocument.types import ObjectId
 if TYPE_CHECKING:
     from bson.codec_options import CodecOptions
 
+    from mdocument.instance_diff import Walk
     from mdocument.mapping import DocumentMapping
 
 __all__ = ["baseline", "checked_form", "dumped_form", "normalized", "parse_id", "shared_names"]
@@ -211,8 +212,9 @@ def quick_changes(
     Read from the instance by the class's walk (:mod:`mdocument.instance_diff`), without a dump.
 
     Only for an instance of exactly the mapped class, validated (not built with
-    ``model_construct`` or copied with an update), whose baseline is a stored form or a raw
-    stored document that is exactly its own stored form (:func:`exact.stored_check`).
+    ``model_construct`` or copied with an update), whose baseline is a stored form or the raw
+    document it was loaded from (walked by the raw walk, which proves the raw values it relies
+    on: see :func:`mdocument.instance_diff.instance_walk`).
     """
     walk = mapping.instance_walk
     private = document.__pydantic_private__
@@ -222,10 +224,14 @@ def quick_changes(
     if baseline is None or private.get(UNVALIDATED):
         return None
     if private.get(RAW):
-        check = mapping.stored_check
-        if not isinstance(baseline, dict) or check is None or not check(baseline):
-            return None  # the BSON insert_many sent, or values validation would change
-        baseline = {name: baseline[name] for name in mapping.stored_names}
+        if not isinstance(baseline, dict):
+            return None  # the BSON insert_many sent
+        try:  # the stored form's keys: any other is dropped, a missing one takes the full path
+            baseline = {name: baseline[name] for name in mapping.stored_names}
+        except KeyError:
+            return None
+        # Proves the raw values it compares, and steps aside where one is not a stored form.
+        walk = cast("Walk", mapping.instance_raw_walk)  # there is a walk: so is there a raw one
     before = cast("dict[str, Any]", baseline)  # bytes are always raw: refused above
     changes = Changes()
     tops = walk(cast("dict[str, Any]", document.__dict__), before, changes, diff_field, ABSENT)

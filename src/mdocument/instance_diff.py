@@ -48,7 +48,25 @@ Form = Callable[[Mapping[str, Any]], "dict[str, Any] | None"]
 
 
 class _Writer(SourceWriter):
-    """Writes the source of one walk function."""
+    """Writes the source of one walk function.
+
+    ``raw``: the walk of a loaded document's raw baseline, as the driver returned it and not yet
+    proved its own stored form (see :func:`instance_walk`).
+    """
+
+    def __init__(self, raw: bool = False) -> None:
+        super().__init__()
+        self.raw = raw
+
+    def proved(self, node: Node, before: str, pad: str) -> None:
+        """In a raw walk, lines that ``return None`` unless ``before`` is a stored form of node.
+
+        A raw value about to be compared or diffed must be what the full path's baseline (the
+        raw document validated and dumped again) holds there: exactly its declared types, a
+        model's dict exactly its keys. Anything else takes the full path.
+        """
+        if self.raw:
+            self.emit(node, before, len(pad) // 4, "return None")
 
     def check(self, node: Leaf, value: str, pad: str) -> None:
         """Lines that ``return None`` unless ``value`` has exactly one of the leaf's types."""
@@ -129,11 +147,13 @@ class _Writer(SourceWriter):
     def unchanged(self, node: Node, value: str, before: str) -> str | None:
         """An expression true when ``value`` holds, leaf for leaf, the very objects of ``before``.
 
-        The baseline is a stored form whose every value has exactly its declared type (saved, or
-        proved by :func:`exact.stored_check` when loaded), so a value that *is* the baseline's
-        object needs no check and did not change: a loaded model left alone is passed over in
-        one identity test per field, without building its stored form. Only for a model of
-        leaves (a list of them, or ``None``); ``None`` for anything else.
+        A saved baseline is a stored form whose every value has exactly its declared type, so a
+        value that *is* the baseline's object needs no check and did not change: a model left
+        alone is passed over in one identity test per field, without building its stored form.
+        In a raw walk the identity is the proof: the instance's value is what validation (at the
+        load, or at an assignment since) returned, which is exact; a raw dict with other keys
+        than the model's does not pass. Only for a model of leaves (a list of them, or
+        ``None``); ``None`` for anything else.
         """
         if isinstance(node, Maybe):
             inner = self.unchanged(node.inner, value, before)
@@ -164,11 +184,14 @@ class _Writer(SourceWriter):
             for (key, _), name in zip(node.fields, node.names, strict=True)
         ]
         same[0] = f"({values} := {value}.__dict__)" + same[0][len(values) :]
-        # The baseline's dict has exactly the model's keys (a stored form; a loaded one was
-        # proved so): the same objects under those keys are the same stored form.
+        # A stored form's dict has exactly the model's keys: the same objects under those keys
+        # are the same stored form. A raw dict is first held to as many keys (all of them then
+        # found): it may list them in another order, kept as the server has it, which no diff
+        # looks at (dicts are compared key by key).
+        keys = f"len({before}) == {len(node.fields)} and " if self.raw else ""
         return (
             f"(type({value}) is {self.constant(node.model)} and type({before}) is dict and "
-            f"{' and '.join(same)})"
+            f"{keys}{' and '.join(same)})"
         )
 
     def field(self, name: str, key: str, node: Node, equal: bool) -> None:
@@ -181,15 +204,25 @@ class _Writer(SourceWriter):
         self.lines.append(f"        {before} = baseline.get({key!r}, absent)")
         pad = "        "
         if copy is not None and equal:  # compared as it is: copied only when it changed
-            self.lines += [
-                f"{pad}if {value} is not {before} and {before} != {value}:",
-                f"{pad}    {form} = {copy}",
-            ]
+            if self.raw:  # the instance's own object, checked above, is proved: not another
+                self.lines.append(f"{pad}if {value} is not {before}:")
+                self.proved(node, before, pad + "    ")
+                self.lines += [
+                    f"{pad}    if {before} != {value}:",
+                    f"{pad}        {form} = {copy}",
+                ]
+                pad += "    "
+            else:
+                self.lines += [
+                    f"{pad}if {value} is not {before} and {before} != {value}:",
+                    f"{pad}    {form} = {copy}",
+                ]
         else:
             unchanged = None if copy is not None else self.unchanged(node, value, before)
             if unchanged is not None:  # a model of leaves left alone: passed over, unchecked
                 self.lines += [f"{pad}if not {unchanged}:"]
                 pad += "    "
+            self.proved(node, before, pad)
             if copy is None:
                 self.stored(node, value, form, pad)
             else:
@@ -205,7 +238,8 @@ class _Writer(SourceWriter):
         """The function ``signature``: ``start``, the lines written, then ``return result``."""
         body = "\n".join(self.lines)
         bound: dict[str, Any] = {
-            "type": type, "list": list, "dict": dict, "str": str, **self.constants,
+            "type": type, "list": list, "dict": dict, "str": str, "tuple": tuple, "map": map,
+            **self.constants,
         }  # fmt: skip
         arguments = ", ".join(f"{name}={name}" for name in bound)
         source = (
@@ -222,15 +256,27 @@ class _Writer(SourceWriter):
 
 
 def instance_walk(
-    fields: Iterable[tuple[str, str, FieldInfo]], equal: frozenset[str]
+    fields: Iterable[tuple[str, str, FieldInfo]], equal: frozenset[str], *, raw: bool = False
 ) -> Walk | None:
     """The walk of a plain class's instances; ``None`` when a field's annotation is unknown.
 
     ``fields``: every stored field (name, stored name, field info), ``_id`` included; ``equal``:
     the stored names where ``==`` is BSON's equality (:func:`exact.equality_names`). Only for a
     class that has both checks of :mod:`exact` (the caller's to ensure).
+
+    ``raw``: the walk of the first save after a load, against the raw document the driver
+    returned (its top-level keys, those of the stored form). Such a baseline is not yet proved
+    its own stored form, and proving all of it (:func:`exact.stored_check`) would look at every
+    value twice. Where the instance holds the raw document's very object, validation (at the
+    load, or at an assignment since) returned that object: it keeps exact values as they are
+    and makes new objects of any other, so that raw value is proved by identity. Only the raw
+    values that are not the instance's are checked, as the stored check would (and a passed-over
+    model's raw dict held to as many keys as the model has); any that fails takes the full path.
+    (A nested model built without validation around the raw objects themselves is passed over
+    too: it sends nothing, as the full path, which compares it with the raw values validated,
+    sends nothing.)
     """
-    writer = _Writer()
+    writer = _Writer(raw)
     for name, stored, info in fields:
         node = field_node(info, frozenset())
         if node is None:

@@ -252,6 +252,17 @@ class DocumentMapping:
         return instance_walk(fields, self.equality_names)
 
     @cached_property
+    def instance_raw_walk(self) -> Walk | None:
+        """The walk of a first save after a load, against the raw document (``raw=True``).
+
+        ``None`` for the same classes as :attr:`instance_walk`.
+        """
+        if self.instance_walk is None:
+            return None
+        fields = [(field.name, field.stored, field.info) for field in self.fields.values()]
+        return instance_walk(fields, self.equality_names, raw=True)
+
+    @cached_property
     def instance_form(self) -> Form | None:
         """What reads a stored form from an instance (see :func:`instance_diff.instance_form`).
 
