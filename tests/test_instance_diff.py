@@ -26,13 +26,13 @@ from mdocument.codec import encode
 from mdocument.forms import checked_form, dumped_form, normalized, quick_changes
 from test_exact_forms import (
     CHANGE_MIXES,
-    HOSTILE,
     PLACES,
     Address,
     Colour,
     Profile,
     apply_changes,
     fresh,
+    hostile,
     identical,
     raw_of,
 )
@@ -130,7 +130,7 @@ def test_an_unchanged_document_has_no_changes(baseline):
 @pytest.mark.parametrize("place", sorted({**PLACES, **BYPASS}))
 def test_every_hostile_value_at_every_place_is_diffed_as_the_full_path_does(place, baseline):
     answered = 0
-    for value in HOSTILE:
+    for value in hostile():
         document = fresh()
         stored_baseline(document, **BASELINES[baseline])
         with contextlib.suppress(AttributeError, TypeError, IndexError, ValueError):
@@ -245,16 +245,16 @@ def test_a_hostile_raw_baseline_is_walked_as_the_full_path_does(hostile, shared,
 
 def test_the_raw_walk_answers_where_the_raw_values_are_the_instance_own():
     """Not a walk that steps aside whenever a raw value is unusual: it answers for these."""
-    for hostile in ("an extra top-level key", "pair in another order", "address in another order"):
+    for name in ("an extra top-level key", "pair in another order", "address in another order"):
         for change in ("nothing", "score", "counters[b]"):
             document = fresh()
             document.colours = []
             raw = raw_of(document)
-            HOSTILE_RAW[hostile](raw)
+            HOSTILE_RAW[name](raw)
             document.__dict__.update(Profile.model_validate(raw).__dict__)
             loaded(document, raw, None, None)  # type: ignore[arg-type]
             RAW_CHANGES[change](document)
-            assert assert_walk_agrees(document), (hostile, change)
+            assert assert_walk_agrees(document), (name, change)
 
 
 def test_a_raw_value_validation_converts_takes_the_full_path_where_it_is_compared():
