@@ -268,6 +268,14 @@ class SourceWriter:
         self.constants[name] = value
         return name
 
+    def bound(self) -> dict[str, Any]:
+        """The names the generated code uses: the builtins it calls and its constants.
+
+        Bound as keyword defaults of the generated function: local lookups, not global ones.
+        """
+        builtins = {"type": type, "list": list, "dict": dict, "str": str, "tuple": tuple}
+        return {**builtins, "map": map, **self.constants}
+
     def leaf(self, node: Leaf, value: str, pad: str, refuse: str) -> None:
         """Lines that run ``refuse`` unless ``value`` has exactly one of the leaf's types."""
         if len(node.types) == 1:
@@ -344,11 +352,7 @@ class _Compiler(SourceWriter):
             self.lines.append(f"        {item} = data[{key!r}]")
             self.emit(node, item, 2)
         self.lines += ["    except KeyError:", "        return False", "    return True"]
-        # Builtins and constants are bound as keyword defaults: local lookups, not global ones.
-        bound: dict[str, Any] = {
-            "type": type, "list": list, "dict": dict, "str": str, "tuple": tuple, "map": map,
-        }  # fmt: skip
-        bound.update(self.constants)
+        bound = self.bound()
         arguments = ", ".join(f"{name}={name}" for name in bound)
         self.lines.insert(0, f"def check(data, *, {arguments}):")
         namespace = dict(bound)

@@ -237,10 +237,7 @@ class _Writer(SourceWriter):
     def function(self, signature: str, start: str, result: str) -> Any:
         """The function ``signature``: ``start``, the lines written, then ``return result``."""
         body = "\n".join(self.lines)
-        bound: dict[str, Any] = {
-            "type": type, "list": list, "dict": dict, "str": str, "tuple": tuple, "map": map,
-            **self.constants,
-        }  # fmt: skip
+        bound = self.bound()
         arguments = ", ".join(f"{name}={name}" for name in bound)
         source = (
             f"def {signature}, *, {arguments}):\n"
