@@ -237,19 +237,15 @@ class _Writer(SourceWriter):
     def function(self, signature: str, start: str, result: str) -> Any:
         """The function ``signature``: ``start``, the lines written, then ``return result``."""
         body = "\n".join(self.lines)
-        bound = self.bound()
-        arguments = ", ".join(f"{name}={name}" for name in bound)
         source = (
-            f"def {signature}, *, {arguments}):\n"
+            f"def {signature}):\n"
             f"{start}    try:\n"
             f"{body}\n"
             "    except KeyError:  # a field deleted from the instance: the full path reports it\n"
             "        return None\n"
             f"    return {result}"
         )
-        namespace = dict(bound)
-        exec(source, namespace)  # the source is built above, from no input
-        return namespace[signature.partition("(")[0]]
+        return self.define(source, signature.partition("(")[0])
 
 
 def instance_walk(

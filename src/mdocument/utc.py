@@ -194,9 +194,15 @@ class _Writer:
     def function(self, place: _Fields) -> Attach:
         self.lines = []
         self.fields(place, "raw", "    ")
-        head = "def attach(raw, *, type=type, datetime=datetime, UTC=UTC, enumerate=enumerate):"
-        source = "\n".join([head, *self.lines])
-        namespace: dict[str, Any] = {"datetime": datetime.datetime, "UTC": datetime.timezone.utc}
+        source = "\n".join(["def attach(raw):", *self.lines])
+        # Its names are globals, which the interpreter caches: a keyword default costs a dict
+        # lookup at every call (see mdocument.exact.SourceWriter.bound).
+        namespace: dict[str, Any] = {
+            "type": type,
+            "enumerate": enumerate,
+            "datetime": datetime.datetime,
+            "UTC": datetime.timezone.utc,
+        }
         exec(source, namespace)  # the source is built above, from no input
         attach: Attach = namespace["attach"]
         return attach
