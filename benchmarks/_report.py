@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import pstats
 import statistics
 from dataclasses import dataclass
@@ -60,6 +61,9 @@ class Row:
     cpu_ratio: float | None = None
     cpu_ratio_objects: float | None = None
     cpu_ratio_floor: float | None = None  # to the typed floor: median of the paired ratios
+    # A 95 % interval of that ratio from the rounds' own ratios (see median_interval); None
+    # with fewer than 6 rounds.
+    floor_interval: tuple[float, float] | None = None
     wall_ratio: float | None = None
     error: str | None = None
 
@@ -68,7 +72,9 @@ def summarise(reports: list[dict[str, Any]]) -> list[Row]:
     """One row per task and contender, with the ratios to the baselines."""
     rows: list[Row] = []
     samples: dict[tuple[str, str], list[float]] = {}
+    per_round: dict[str, int] = {}  # measured samples per round, by contender
     for report in reports:
+        per_round[report["contender"]] = report.get("config", {}).get("iterations", 0)
         for result in report["results"]:
             if result["error"] or not result["cpu"]:
                 rows.append(
@@ -97,9 +103,15 @@ def summarise(reports: list[dict[str, Any]]) -> list[Row]:
             row.cpu_ratio_objects = row.cpu_us / objects.cpu_us
         floor = by_key.get((row.task, FLOORS.get(row.contender, "")))
         if floor is not None:
-            row.cpu_ratio_floor = _paired(
-                samples[row.task, row.contender], samples[row.task, floor.contender]
-            )
+            mine, theirs = samples[row.task, row.contender], samples[row.task, floor.contender]
+            row.cpu_ratio_floor = _paired(mine, theirs)
+            size = per_round.get(row.contender, 0)
+            if size and len(mine) == len(theirs) and len(mine) % size == 0 and all(theirs):
+                rounds = [
+                    _paired(mine[start : start + size], theirs[start : start + size])
+                    for start in range(0, len(mine), size)
+                ]
+                row.floor_interval = median_interval(rounds)
     order = {task: position for position, task in enumerate(TASK_INFO)}
     rows.sort(key=lambda row: order.get(row.task, len(order)))
     return rows
@@ -114,6 +126,37 @@ def _paired(mine: list[float], floor: list[float]) -> float:
     if len(mine) != len(floor) or not all(floor):
         return statistics.median(mine) / statistics.median(floor)
     return statistics.median(a / b for a, b in zip(mine, floor, strict=True))
+
+
+def median_interval(values: list[float], confidence: float = 0.95) -> tuple[float, float] | None:
+    """A distribution-free interval for the median of what ``values`` sample.
+
+    The values are the rounds' own paired ratios: rounds run minutes apart, so they are closer
+    to independent than the iterations of one round, which share the machine's load of the
+    moment. The interval is the pair of order statistics whose coverage, from the binomial
+    distribution of how many values fall below the median, is at least ``confidence``: with
+    10 rounds the 2nd and 9th smallest (97.9 %), with 6 the smallest and the largest (96.9 %);
+    ``None`` with fewer than 6.
+    """
+    ordered = sorted(values)
+    n = len(ordered)
+    below = 0.0  # P(at most k - 1 values below the median)
+    k = 0
+    while True:
+        nxt = below + math.comb(n, k) / 2**n
+        if nxt > (1 - confidence) / 2:
+            break
+        below, k = nxt, k + 1
+    if k == 0:
+        return None
+    return ordered[k - 1], ordered[n - k]
+
+
+def _interval(row: Row | None) -> str:
+    if row is None or row.floor_interval is None:
+        return ""
+    low, high = row.floor_interval
+    return f" [{low:.2f}-{high:.2f}]"
 
 
 def _ratio(value: float | None) -> str:
@@ -167,9 +210,13 @@ def ratio_summary(rows: list[Row], contenders: list[str]) -> str:
 
 
 def floor_summary(rows: list[Row]) -> str:
-    """CPU ratio to the typed floor (paired medians): one line per task, one column per ODM."""
+    """CPU ratio to the typed floor (paired medians): one line per task, one column per ODM.
+
+    With 6 rounds or more, each ratio is followed by its 95 % interval from the rounds'
+    ratios (see :func:`median_interval`).
+    """
     names = [name for name in FLOOR_COLUMNS if any(row.contender == name for row in rows)]
-    lines = [f"{'CPU time / floor':<18}" + "".join(f"{name:>17}" for name in names)]
+    lines = [f"{'CPU time / floor':<18}" + "".join(f"{name:>22}" for name in names)]
     for task in TASK_INFO:
         cells = {row.contender: row for row in rows if row.task == task}
         if not cells:
@@ -177,7 +224,8 @@ def floor_summary(rows: list[Row]) -> str:
         line = f"{task:<18}"
         for name in names:
             row = cells.get(name)
-            line += f"{'-' if row is None else _ratio(row.cpu_ratio_floor):>17}"
+            cell = "-" if row is None else _ratio(row.cpu_ratio_floor) + _interval(row)
+            line += f"{cell:>22}"
         lines.append(line)
     return "\n".join(lines)
 
@@ -206,7 +254,8 @@ def markdown(rows: list[Row], contenders: list[str]) -> str:
                 elif row.cpu_ratio_floor is None:
                     line += f" {row.cpu_us:.1f} µs |"
                 else:
-                    line += f" {row.cpu_us:.1f} µs (**{row.cpu_ratio_floor:.2f}**) |"
+                    ratio = f"**{row.cpu_ratio_floor:.2f}**{_interval(row)}"
+                    line += f" {row.cpu_us:.1f} µs ({ratio}) |"
             out.append(line)
         out.append("")
     return "\n".join(out)
