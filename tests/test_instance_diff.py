@@ -236,6 +236,13 @@ HOSTILE_RAW: dict[str, Any] = {
     "counter as a bool": lambda raw: raw["counters"].__setitem__("a", True),
     "maybe item as an Int64": lambda raw: raw["maybe"].__setitem__(0, bson.Int64(1)),
     "an extra top-level key": lambda raw: raw.__setitem__("extra", 1),
+    # As many keys as the stored form, one of them not its own: walked as it is, it must
+    # still step aside (the missing field) or agree with the full path.
+    "an extra key in place of a missing field": lambda raw: (
+        raw.pop("other"),
+        raw.__setitem__("extra", 1),
+    ),
+    "keys in another order": lambda raw: [raw.__setitem__(k, raw.pop(k)) for k in list(raw)[::-1]],
     "a missing optional field": lambda raw: raw.pop("other"),
     "other as None": lambda raw: raw.__setitem__("other", None),
 }

@@ -226,10 +226,17 @@ def quick_changes(
     if private.get(RAW):
         if not isinstance(baseline, dict):
             return None  # the BSON insert_many sent
-        try:  # the stored form's keys: any other is dropped, a missing one takes the full path
-            baseline = {name: baseline[name] for name in mapping.stored_names}
-        except KeyError:
-            return None
+        names = mapping.stored_names
+        # With as many keys as the stored form, the raw dict is walked as it is: the raw walk
+        # proves every value it reads, and a missing key (absent) is never proved, so it steps
+        # aside unless the keys are exactly the stored names. Rebuilding it cost a lookup of
+        # every key (16 µs for 250 fields). With other keys (another client's), the stored
+        # form's keys only: any other is dropped, a missing one takes the full path.
+        if len(baseline) != len(names):
+            try:
+                baseline = {name: baseline[name] for name in names}
+            except KeyError:
+                return None
         # Proves the raw values it compares, and steps aside where one is not a stored form.
         walk = cast("Walk", mapping.instance_raw_walk)  # there is a walk: so is there a raw one
     before = cast("dict[str, Any]", baseline)  # bytes are always raw: refused above

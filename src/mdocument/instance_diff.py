@@ -6,9 +6,11 @@ work that grows with the document, for a change of one field. For a plain class 
 annotation is one :mod:`exact` knows, no validator or serializer, no hierarchy), a function
 generated once per class walks the instance's values against the baseline instead:
 
-- every value is checked for exactly its declared types at every depth, as :mod:`exact` checks a
-  dump: a string, a number, a datetime... is then its own stored form, compared as it is; a
-  list, a dict or a model is copied into its stored form;
+- a value that is the baseline's own object (a top-level string, number, datetime..., or every
+  value of a model of them) is passed over by its address: it is exact and did not change;
+- every other value is checked for exactly its declared types at every depth, as :mod:`exact`
+  checks a dump: a string, a number, a datetime... is then its own stored form, compared as it
+  is; a list, a dict or a model is copied into its stored form;
 - a value that is neither the baseline's object nor, where ``==`` is BSON's equality
   (:func:`exact.equality_names`), equal to it goes to ``diff_field``
   (:func:`mdocument.changes.diff_field`, passed in by the caller, a layer up), which finds the
@@ -198,6 +200,9 @@ class _Writer(SourceWriter):
         """Lines that compare one top-level field."""
         value, before, form = self.name("v"), self.name("b"), self.name("s")
         self.lines.append(f"        {value} = values[{name!r}]")
+        if isinstance(node, Leaf):
+            self.leaf_field(key, node, equal, value, before)
+            return
         # Checked even where assignment validated it: a value written past it (``__dict__``)
         # takes the full path, which stores its dump.
         copy = self.checked_copy(node, value, "        ")
@@ -232,6 +237,30 @@ class _Writer(SourceWriter):
         self.lines += [
             f"{pad}    diff_field({before}, {form}, {key!r}, changes)",
             f"{pad}    tops[{key!r}] = {form}",
+        ]
+
+    def leaf_field(self, key: str, node: Leaf, equal: bool, value: str, before: str) -> None:
+        """Lines that compare a top-level string, number, datetime...: identity first.
+
+        The baseline's own object needs no check: a saved baseline's values are exact, and a
+        raw one the instance holds is what validation returned. Only a value that is another
+        object is checked (a value written past validation, ``__dict__``, takes the full path,
+        which stores its dump), its raw baseline proved, and compared. A large document's save
+        looks at its untouched values by address only, without reading them.
+        """
+        pad = "            "
+        self.lines += [
+            f"        {before} = baseline.get({key!r}, absent)",
+            f"        if {value} is not {before}:",
+        ]
+        self.check(node, value, pad)
+        self.proved(node, before, pad)
+        if equal:  # == is BSON's equality here: an equal value is no change
+            self.lines.append(f"{pad}if {before} != {value}:")
+            pad += "    "
+        self.lines += [
+            f"{pad}diff_field({before}, {value}, {key!r}, changes)",
+            f"{pad}tops[{key!r}] = {value}",
         ]
 
     def function(self, signature: str, start: str, result: str) -> Any:
