@@ -13,6 +13,7 @@ import functools
 import inspect
 import sys
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import bson
@@ -23,6 +24,7 @@ from typing_extensions import Self, dataclass_transform
 
 from mdocument.annotations import refuse_naive_datetimes
 from mdocument.changes import STORED, mark_unvalidated
+from mdocument.exact import assignable
 from mdocument.exceptions import (
     DuplicateError,
     NotFoundError,
@@ -157,6 +159,19 @@ def _bare_object_id_error(cls: type, name: str, inside: str) -> WrongModelFieldT
     )
 
 
+def _assignable(cls: type[BaseModel]) -> Mapping[str, frozenset[type[Any]]]:
+    """The class's fields an exact value is set to as it is (:func:`mdocument.exact.assignable`).
+
+    Kept in the class's own ``__dict__`` (a subclass has its own), once pydantic has completed
+    the class: before that its fields may not be known yet.
+    """
+    if not cls.__pydantic_complete__ or "__mdocument_mapping__" not in cls.__dict__:
+        return {}
+    table = assignable(cls)
+    type.__setattr__(cls, "__mdocument_assignable__", table)
+    return table
+
+
 class DocumentMeta(_PydanticMeta):
     """Pydantic's model metaclass, plus class-level field access for queries.
 
@@ -269,6 +284,25 @@ class DocumentBase(BaseModel, metaclass=DocumentMeta):
             rebuild = True
         if rebuild:
             cls.model_rebuild(force=True, raise_errors=False)
+
+    if not TYPE_CHECKING:  # pydantic's signature is the one type checkers see
+
+        def __setattr__(self, name: str, value: Any) -> None:
+            # A value of exactly a plain field's type is what validating it would return: set
+            # as it is, without the copy of the whole __dict__ that pydantic-core makes to
+            # validate one assignment (mdocument.exact.assignable). Anything else: pydantic.
+            table = type(self).__dict__.get("__mdocument_assignable__")
+            types = (_assignable(type(self)) if table is None else table).get(name)
+            kind = type(value)
+            if (
+                types is not None
+                and kind in types
+                and (kind is not datetime or value.utcoffset() is not None)
+            ):
+                self.__dict__[name] = value
+                self.__pydantic_fields_set__.add(name)
+            else:
+                super().__setattr__(name, value)
 
     # -- representation -------------------------------------------------------------------------
 
