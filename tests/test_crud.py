@@ -91,6 +91,27 @@ async def test_insert_many_inserts_in_one_command(authors, commands):
     assert all(author.is_stored for author in inserted)
 
 
+async def test_insert_many_of_one_document_is_one_insert_without_a_transaction(authors, commands):
+    commands.clear()
+    (ada,) = await Author.insert_many([Author(name="Ada")])
+    assert commands.names == ["insert"]  # as create() sends it: one document is atomic anyway
+    assert ada.is_stored
+    assert await Author.count() == 1
+    commands.clear()
+    with pytest.raises(Author.DuplicateError):
+        await Author.insert_many([Author(name="Ada")])
+    assert commands.names == ["insert"]
+    assert await Author.count() == 1
+
+
+async def test_insert_many_of_several_documents_is_one_transaction(mongodb_database, commands):
+    await init(mongodb_database, models=[Author])
+    commands.clear()
+    await Author.insert_many([Author(name="a"), Author(name="b")])
+    assert commands.names == ["insert", "commitTransaction"]
+    assert commands.of("insert")[0].get("startTransaction") is True
+
+
 async def test_insert_many_of_nothing_sends_nothing(authors, commands):
     commands.clear()
     assert await Author.insert_many([]) == []

@@ -364,7 +364,11 @@ class Repository(Generic[D]):
                     await undo_partial_insert(self.collection, rows, exc, in_session)
                 raise
 
-        await self._write(lambda: self.registry.atomic(insert, session))
+        # One document is atomic alone: no transaction (0.6 to 1 ms of CPU), as create() sends.
+        solo = len(rows) == 1 and not outgoing
+        await self._write(
+            lambda: insert(session) if solo else self.registry.atomic(insert, session)
+        )
         ref, first = self._ref, 1 if revision else None
         for document, data in zip(batch, baselines, strict=True):
             inserted(document, data, ref, first)  # the BSON sent: its baseline (encode_bson)
@@ -392,11 +396,7 @@ class Repository(Generic[D]):
             await document.after_delete()
 
     async def _cascade(
-        self,
-        filter: Mapping[str, Any],
-        session: Session | None,
-        *,
-        ids: list[Any] | None = None,
+        self, filter: Mapping[str, Any], session: Session | None, *, ids: list[Any] | None = None
     ) -> int:
         """Delete the matching documents and apply the rules of the relations to them.
 
