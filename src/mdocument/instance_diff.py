@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from mdocument.exact import Fields, Items, Leaf, Maybe, Node, SourceWriter, Values, field_node
+from mdocument.names import STORED_ID
 
 if TYPE_CHECKING:
     from pydantic.fields import FieldInfo
@@ -109,6 +110,9 @@ class _Writer(SourceWriter):
         self.lines += [
             f"{pad}if type({value}) is not {self.constant(node.model)}: return None",
             f"{pad}{values} = {value}.__dict__",
+            # pydantic dumps a model in its __dict__'s order, which a field deleted and set
+            # again changes: the form, built in the declared order, steps aside then.
+            f"{pad}if [*{values}] != {self.constant(list(node.names))}: return None",
         ]
         forms: list[str] = []
         for (key, inner), name in zip(node.fields, node.names, strict=True):
@@ -315,10 +319,16 @@ def instance_form(fields: Iterable[tuple[str, str, FieldInfo]]) -> Form | None:
 
     A write of a new document (or the full path of a save) otherwise dumps it with pydantic's
     serializer and then proves the dump exact (:mod:`exact`): two walks of every value, where
-    this is one. ``fields``: as for :func:`instance_walk`, in the order the dump has them, with
-    ``_id`` first; ``None`` when a field's annotation is unknown.
+    this is one. ``fields``: as for :func:`instance_walk`, in the class's order (that of its
+    instances' ``__dict__``); the form puts ``_id`` first, as :func:`mdocument.codec.encode`
+    does. ``None`` when a field's annotation is unknown.
     """
+    fields = list(fields)
     writer = _Writer()
+    # Dumped in the __dict__'s order (see _Writer.model): a reordered one takes the dump's path.
+    order = writer.constant([name for name, _, _ in fields])
+    writer.lines.append(f"        if [*values] != {order}: return None")
+    fields.sort(key=lambda field: field[1] != STORED_ID)  # ``_id`` first, as encode puts it
     forms: list[str] = []
     for name, stored, info in fields:
         node = field_node(info, frozenset())

@@ -271,7 +271,6 @@ class DocumentMapping:
         if self.instance_walk is None:
             return None
         fields = [(field.name, field.stored, field.info) for field in self.fields.values()]
-        fields.sort(key=lambda field: field[1] != STORED_ID)  # ``_id`` first, as encode puts it
         return instance_form(fields)
 
     @cached_property
