@@ -232,6 +232,16 @@ def test_anything_else_goes_to_pydantic(name: str, value: Any) -> None:
     assert not took_shortcut(Account(), name, value)
 
 
+def test_a_secret_set_by_the_shortcut_stays_masked() -> None:
+    document = Account()
+    assert took_shortcut(document, "pin", "s3cr3t-9876")
+    for output in (repr(document), str(document), document.model_dump_json()):
+        assert "s3cr3t-9876" not in output
+    with pytest.raises(ValidationError) as raised:
+        document.pin = 12345  # type: ignore[assignment]  # pydantic's path: its error
+    assert "12345" not in str(raised.value)
+
+
 def test_a_naive_datetime_is_refused_and_nothing_changes() -> None:
     document = Account()
     before = dict(document.__dict__)

@@ -143,6 +143,39 @@ async def test_a_colliding_batch_writes_nothing_in_a_transaction(mongodb_databas
     assert await stored_names(mongodb_database) == ["stored"]
 
 
+# One document without references is one insert, sent without a transaction (as create()): the
+# failures a transaction used to cover are the non-transactional path's, on a replica set too.
+
+
+async def test_one_colliding_document_deletes_nothing_stored(mongodb_database):
+    await init(mongodb_database, models=[Item])
+    stored = await Item.create(name="stored")
+    with pytest.raises(DuplicateError):
+        await Item.insert_many([Item(id=stored.id, name="other")])
+    assert await stored_names(mongodb_database) == ["stored"]
+
+
+async def test_one_document_whose_insert_failed_leaves_nothing(mongodb_database):
+    await init(mongodb_database, models=[Item])
+    await Item.create(name="stored")
+    await fail_inserts(mongodb_database, errorCode=2)
+    with pytest.raises(OperationFailure):
+        await Item.insert_many([Item(name="n0")])
+    assert await stored_names(mongodb_database) == ["stored"]
+
+
+async def test_one_document_written_with_an_unknown_outcome_is_taken_back(mongodb_database):
+    # A write concern error: the document was written, and the call still failed.
+    await init(mongodb_database, models=[Item])
+    await Item.create(name="stored")
+    await fail_inserts(
+        mongodb_database, writeConcernError={"code": 64, "errmsg": "waiting for replication"}
+    )
+    with pytest.raises(BulkWriteError):
+        await Item.insert_many([Item(name="n0")])
+    assert await stored_names(mongodb_database) == ["stored"]
+
+
 # -- changes that only alter a BSON type are saved ---------------------------------------------
 
 

@@ -165,7 +165,7 @@ def _assignable(cls: type[BaseModel]) -> Mapping[str, frozenset[type[Any]]]:
     Kept in the class's own ``__dict__`` (a subclass has its own), once pydantic has completed
     the class: before that its fields may not be known yet.
     """
-    if not cls.__pydantic_complete__ or "__mdocument_mapping__" not in cls.__dict__:
+    if not cls.__pydantic_complete__:
         return {}
     table = assignable(cls)
     type.__setattr__(cls, "__mdocument_assignable__", table)
