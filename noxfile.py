@@ -45,8 +45,8 @@ def docs(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """The benchmark suite, from a clone: crud.py (every contender), steps.py, cascade.py,
-    contention.py.
+    """The benchmark suite, from a clone: crud.py (every contender), steps.py, paired.py,
+    cascade.py, contention.py.
 
     The bench extra puts mdocument, Motor, Beanie and ODMantic in this session's environment,
     and crud.py runs every contender (each in a process of its own) with its interpreter.
@@ -56,5 +56,19 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/crud.py", "--peers-here", *session.posargs)
     if not session.posargs:
         session.run("python", "benchmarks/steps.py")
+        session.run("python", "benchmarks/paired.py", "--quiet")
         session.run("python", "benchmarks/cascade.py", "--size", "2000", "--repeat", "2")
         session.run("python", "benchmarks/contention.py")
+
+
+@nox.session
+def fuzz(session: nox.Session) -> None:
+    """The property tests with random seeds, several times (``pytest`` and CI use fixed ones).
+
+    ``nox -s fuzz -- 20`` runs them 20 times (default 5). A failure prints a
+    ``@reproduce_failure`` blob: turn the example into an ``@example`` of the test.
+    """
+    session.install("-e", ".[test]")
+    runs = int(session.posargs[0]) if session.posargs else 5
+    for _ in range(runs):
+        session.run("pytest", "-m", "hypothesis", "--hypothesis-profile", "fuzz", "-q")

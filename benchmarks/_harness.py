@@ -13,6 +13,7 @@ This module runs in every contender's interpreter: standard library and PyMongo 
 from __future__ import annotations
 
 import abc
+import asyncio
 import cProfile
 import gc
 import time
@@ -214,6 +215,42 @@ def update_value(iteration: int) -> str:
     return f"updated{iteration:06d}"
 
 
+class Turns:
+    """Contenders of one process taking turns, one timed iteration each (``paired.py``).
+
+    Each contender's task runs as a task of one event loop, and only the holder of the turn
+    runs at all: while one is timed, the others wait, so no CPU time of theirs is counted in its
+    sample. After each iteration the holder passes the turn on; the samples of a pair are then
+    taken a fraction of a second apart, under the same load of the machine.
+    """
+
+    def __init__(self, order: list[str]) -> None:
+        self.active = list(order)
+        self.holder = order[0]
+        self.changed = asyncio.Condition()
+
+    async def start(self, name: str) -> None:
+        """Wait for ``name``'s first turn."""
+        async with self.changed:
+            await self.changed.wait_for(lambda: self.holder == name)
+
+    async def pass_on(self, name: str) -> None:
+        """Give the turn to the next contender, and wait until it comes back."""
+        async with self.changed:
+            self.holder = self.active[(self.active.index(name) + 1) % len(self.active)]
+            self.changed.notify_all()
+            await self.changed.wait_for(lambda: self.holder == name)
+
+    async def finish(self, name: str) -> None:
+        """``name`` is done: the turn goes on without it."""
+        async with self.changed:
+            position = self.active.index(name)
+            self.active.remove(name)
+            if self.active:
+                self.holder = self.active[position % len(self.active)]
+            self.changed.notify_all()
+
+
 class Bench:
     """Runs the tasks for one contender."""
 
@@ -231,6 +268,7 @@ class Bench:
         self.config = config
         self.profile_dir = Path(profile_dir) if profile_dir else None
         self.database = ""
+        self.turns: Turns | None = None  # set by paired.py: contenders alternate iterations
 
     def close(self) -> None:
         if self.database:
@@ -316,6 +354,8 @@ class Bench:
             if measured:
                 result.cpu.append(cpu)
                 result.wall.append(wall)
+            if self.turns is not None:
+                await self.turns.pass_on(self.contender.name)
         if profiler is not None and self.profile_dir is not None:
             self.profile_dir.mkdir(parents=True, exist_ok=True)
             profiler.dump_stats(self.profile_dir / f"{self.contender.name}-{task}.prof")

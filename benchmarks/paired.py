@@ -1,0 +1,246 @@
+"""mdocument against its typed floor on the same driver, both in one process: the tightest pairing.
+
+``crud.py`` runs every contender in a process of its own, as the issue's harness does. On a
+shared machine its ratios move by ±0.1 from one run to the next: processes started seconds or
+minutes apart meet different background load, CPU frequency and cache state, and ten rounds do
+not decide a row to that precision. This script runs mdocument and the typed floor of one driver
+(``raw+pydantic`` for PyMongo, ``motor+pydantic`` for Motor) in one process and one event loop,
+with the same tasks, data and verification as ``crud.py`` (``_harness``). The two take turns
+iteration by iteration (``_harness.Turns``): only one runs at a time, and the two samples of a
+pair are a fraction of a second apart. Who goes first flips every round and every task. Each
+contender has a database of its own, and the garbage collector runs before every timed
+iteration (``Bench.measure``), so neither pays for the other's garbage.
+
+On the shared 2-core machine of 2026-12, even pairs a quarter of a second apart differ by
+±15 %: the noise is fast, so many pairs are needed, not far-apart ones. A row's ratio is the
+median over all its pairs (rounds times measured iterations) and its interval comes from them.
+
+What it cannot show: what a separate process would add (nothing timed here: no import, no
+connection set-up) and the peer ODMs (they need environments of their own; see ``crud.py``).
+
+    python benchmarks/paired.py                            # both drivers, mixed + spec tasks
+    python benchmarks/paired.py --drivers pymongo --tasks user_get_by_id --rounds 20
+    python benchmarks/paired.py --smoke                    # tiny counts, 2 rounds
+
+Each row: the median of the pairs' ratios (mdocument's CPU time over the floor's), its 95 %
+interval (``_report.median_interval``), the target, and whether the whole interval is within
+it ("yes"), wholly above it ("NO") or straddles it ("undecided").
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import asdict
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:  # run as a script: `_harness` & co. live here
+    sys.path.insert(0, str(HERE))
+
+from _data import load_data, shapes  # noqa: E402
+from _harness import TASKS, Bench, Config, TaskResult, Turns  # noqa: E402
+from _report import TASK_INFO, median_interval  # noqa: E402
+from contenders import load  # noqa: E402
+
+# (floor, mdocument) of each driver.
+PAIRS = {
+    "pymongo": ("raw+pydantic", "mdocument"),
+    "motor": ("motor+pydantic", "mdocument+motor"),
+}
+MIXED = ["user_insert_many", "user_insert_one", "user_fetch_all", "user_get_by_id", "user_update"]
+SPEC = [
+    "insert_many",
+    "insert_one",
+    "fetch_all",
+    "get_by_id",
+    "update_field",
+    "find_fk",
+    "large_create",
+    "large_update",
+    "nested_create",
+    "nested_update",
+    "nested_find",
+    "nested_find_array",
+]
+READS = {"fetch_all", "get_by_id", "find_fk", "nested_find", "nested_find_array"}
+
+
+def target(task: str) -> float:
+    """The issue's target for a task: 1.10 for reads, 1.25 for writes (mixed and spec alike)."""
+    return 1.10 if task.removeprefix("user_") in READS else 1.25
+
+
+def verdict(interval: tuple[float, float] | None, limit: float) -> str:
+    """Whether a row is within its target, by its interval."""
+    if interval is None:
+        return "too few rounds"
+    low, high = interval
+    return "yes" if high <= limit else "NO" if low > limit else "undecided"
+
+
+@contextlib.contextmanager
+def server() -> Iterator[str]:
+    """$MONGODB_URI, or an embedded server on its own CPUs (this process keeps the first)."""
+    external = os.environ.get("MONGODB_URI")
+    if external:
+        yield external
+        return
+    from mdocument.embedded import EmbeddedServer
+
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if len(cpus) >= 2:  # the server's processes inherit the CPUs this process has as it starts
+        os.sched_setaffinity(0, set(cpus[1:]))
+    try:
+        embedded = EmbeddedServer().start()
+    finally:
+        if len(cpus) >= 2:
+            os.sched_setaffinity(0, {cpus[0]})
+    try:
+        yield embedded.uri
+    finally:
+        embedded.stop()
+
+
+async def run_pair(
+    driver: str, uri: str, config: Config, rounds: int, progress: bool
+) -> dict[str, list[float]]:
+    """Per task, the ratios of mdocument's CPU time to the floor's, one per pair of iterations.
+
+    A pair is a measured iteration of mdocument and the floor's iteration it alternated with.
+    """
+    data = load_data(config.data_dir)
+    benches: dict[str, Bench] = {}
+    for name in PAIRS[driver]:
+        contender = load(name, shapes(data))
+        await contender.open(uri)
+        benches[name] = Bench(contender, uri, data, config)
+    ratios: dict[str, list[float]] = {task: [] for task in config.tasks}
+    floor, ours = PAIRS[driver]
+    try:
+        for round_ in range(rounds):
+            for position, task in enumerate(config.tasks):
+                order = [floor, ours] if (round_ + position) % 2 == 0 else [ours, floor]
+                turns = Turns(order)
+                for name in order:
+                    benches[name].turns = turns
+
+                async def one(name: str, task: str = task, turns: Turns = turns) -> TaskResult:
+                    await turns.start(name)
+                    try:
+                        return await TASKS[task](benches[name])
+                    finally:
+                        await turns.finish(name)
+
+                results = await asyncio.gather(*(one(name) for name in order))
+                done = dict(zip(order, results, strict=True))
+                pairs = [o / f for o, f in zip(done[ours].cpu, done[floor].cpu, strict=True)]
+                ratios[task].extend(pairs)
+                if progress:
+                    ops = done[floor].ops
+                    print(
+                        f"  {driver} round {round_ + 1}/{rounds} {task}: "
+                        f"{statistics.median(done[floor].cpu) / ops * 1e6:.1f} / "
+                        f"{statistics.median(done[ours].cpu) / ops * 1e6:.1f} µs, "
+                        f"pairs {' '.join(f'{p:.2f}' for p in pairs)}",
+                        flush=True,
+                    )
+    finally:
+        for bench in benches.values():
+            bench.close()
+            await bench.contender.close()
+    return ratios
+
+
+def report(results: dict[str, dict[str, list[float]]], tasks: list[str]) -> str:
+    """The table: per task, each driver's median ratio, interval and verdict."""
+    drivers = list(results)
+    lines = [
+        "| task | target | " + " | ".join(drivers) + " |",
+        "| --- | --- | " + " | ".join("---" for _ in drivers) + " |",
+    ]
+    for task in tasks:
+        limit = target(task)
+        cells = []
+        for driver in drivers:
+            values = results[driver][task]
+            interval = median_interval(values)
+            shown = f" [{interval[0]:.2f}-{interval[1]:.2f}]" if interval else ""
+            cells.append(f"{statistics.median(values):.2f}{shown} {verdict(interval, limit)}")
+        lines.append(f"| {task} | {limit:.2f} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--drivers", default="pymongo,motor", help="pymongo, motor or both")
+    parser.add_argument("--tasks", default=",".join(MIXED + SPEC), help="comma-separated")
+    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--iterations", type=int, default=5, help="measured, per task and round")
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--ops", type=int, default=300, help="single operations, spec tasks")
+    parser.add_argument("--bulk", type=int, default=1000, help="documents, spec bulk tasks")
+    parser.add_argument("--large-ops", type=int, default=8)
+    parser.add_argument("--user-ops", type=int, default=500)
+    parser.add_argument("--user-bulk", type=int, default=5000)
+    parser.add_argument("--smoke", action="store_true", help="tiny counts, 2 rounds")
+    parser.add_argument("--quiet", action="store_true", help="no line per round")
+    parser.add_argument("--json", type=Path, help="write the pairs' ratios here")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.rounds, args.iterations, args.ops, args.bulk = 2, 1, 5, 10
+        args.large_ops, args.user_ops, args.user_bulk = 1, 5, 10
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    drivers = [driver.strip() for driver in args.drivers.split(",") if driver.strip()]
+    tasks = [task.strip() for task in args.tasks.split(",") if task.strip()]
+    unknown = [d for d in drivers if d not in PAIRS] + [t for t in tasks if t not in TASK_INFO]
+    if unknown:
+        print(f"unknown driver or task: {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    config = Config(
+        tasks=tasks,
+        ops=args.ops,
+        bulk=args.bulk,
+        large_ops=args.large_ops,
+        user_ops=args.user_ops,
+        user_bulk=args.user_bulk,
+        iterations=args.iterations,
+        warmup=args.warmup,
+        db_prefix="paired",
+    )
+    print(
+        f"tasks: {', '.join(tasks)}\nN: {config.ops} ops, {config.bulk} documents, "
+        f"{config.large_ops} large; User: {config.user_ops} ops, {config.user_bulk} documents; "
+        f"{config.warmup} warm-up + {config.iterations} measured iterations per task and round, "
+        f"{args.rounds} rounds; each driver's pair in one process",
+        flush=True,
+    )
+    started = time.perf_counter()
+    results: dict[str, dict[str, list[float]]] = {}
+    with server() as uri:
+        for driver in drivers:
+            results[driver] = asyncio.run(
+                run_pair(driver, uri, config, args.rounds, not args.quiet)
+            )
+    print(f"\n{time.perf_counter() - started:.0f} s. mdocument's CPU over the typed floor:\n")
+    print(report(results, tasks))
+    if args.json:
+        args.json.write_text(json.dumps({"config": asdict(config), "ratios": results}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
