@@ -1,6 +1,6 @@
 """Developer sessions: ``nox -s tests lint typecheck docs``. CI runs the same steps (.ci/run).
 
-``nox -s bench`` runs the benchmark suite (not a default session: about half an hour on 2 cores).
+``nox -s bench`` runs the benchmark suite (not a default session: about an hour on 2 cores).
 """
 
 import nox
