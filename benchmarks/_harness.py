@@ -191,6 +191,17 @@ class Config:
     db_prefix: str = "bench"
 
 
+def config_from(args: Any, tasks: list[str], **options: Any) -> Config:
+    """The Config of a command line's parsed ``args`` (``crud.py``'s and ``paired.py``'s)."""
+    counts = ("ops", "bulk", "large_ops", "user_ops", "user_bulk", "iterations", "warmup")
+    return Config(
+        tasks=tasks,
+        **{name: getattr(args, name) for name in counts},
+        data_dir=args.data_dir,
+        **options,
+    )
+
+
 @dataclass
 class TaskResult:
     """The measurements of one task for one contender."""

@@ -35,7 +35,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:  # run as a script or imported: `_harness` & co. live here
     sys.path.insert(0, str(HERE))
 
-from _harness import TASKS, Config  # noqa: E402
+from _harness import TASKS, Config, config_from  # noqa: E402
 from _report import (  # noqa: E402
     floor_summary,
     markdown,
@@ -450,17 +450,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.setup_peers:
         setup_peers(args.venvs_dir, sorted({BORROWED.get(name, name) for name in names}))
     pythons, skipped = interpreters(args, names)
-    config = Config(
-        tasks=tasks,
-        ops=args.ops,
-        bulk=args.bulk,
-        large_ops=args.large_ops,
-        user_ops=args.user_ops,
-        user_bulk=args.user_bulk,
-        iterations=args.iterations,
-        warmup=args.warmup,
-        data_dir=args.data_dir,
-    )
+    config = config_from(args, tasks)
     pinned = pin(args.pin and not args.smoke)
     external = os.environ.get("MONGODB_URI")
     server_mode = (

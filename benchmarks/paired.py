@@ -47,7 +47,7 @@ if str(HERE) not in sys.path:  # run as a script: `_harness` & co. live here
     sys.path.insert(0, str(HERE))
 
 from _data import Data, load_data, shapes  # noqa: E402
-from _harness import TASKS, Bench, Config, TaskResult, Turns  # noqa: E402
+from _harness import TASKS, Bench, Config, TaskResult, Turns, config_from  # noqa: E402
 from _report import TASK_INFO, median_interval  # noqa: E402
 from contenders import load  # noqa: E402
 
@@ -220,6 +220,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--user-ops", type=int, default=500)
     parser.add_argument("--user-bulk", type=int, default=5000)
     parser.add_argument(
+        "--data-dir",
+        default=os.environ.get("ODM_BENCHMARK_DATA"),
+        help="folder of the ODM benchmark spec's data files (see crud.py --help)",
+    )
+    parser.add_argument(
         "--smoke", action="store_true", help="tiny counts, 2 rounds, two tasks unless --tasks"
     )
     parser.add_argument("--quiet", action="store_true", help="no line per round")
@@ -241,17 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"unknown driver or task: {', '.join(unknown)}", file=sys.stderr)
         return 2
-    config = Config(
-        tasks=tasks,
-        ops=args.ops,
-        bulk=args.bulk,
-        large_ops=args.large_ops,
-        user_ops=args.user_ops,
-        user_bulk=args.user_bulk,
-        iterations=args.iterations,
-        warmup=args.warmup,
-        db_prefix="paired",
-    )
+    config = config_from(args, tasks, db_prefix="paired")
     print(
         f"tasks: {', '.join(tasks)}\nN: {config.ops} ops, {config.bulk} documents, "
         f"{config.large_ops} large; User: {config.user_ops} ops, {config.user_bulk} documents; "
