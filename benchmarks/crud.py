@@ -277,6 +277,11 @@ def pin(enabled: bool) -> str:
     return f"clients pinned to CPU {cpus[0]}, the embedded server to CPUs {cpus[1:]}"
 
 
+def client_cpus() -> set[int] | None:
+    """The CPUs :func:`pin` gave the measured clients (``None``: not pinned)."""
+    return None if _split is None else _split[0]
+
+
 def _on_cpus(cpus: set[int] | None) -> Any:
     """A ``preexec_fn`` that runs the child on ``cpus`` (``None``: anywhere)."""
     if cpus is None:

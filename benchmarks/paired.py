@@ -50,6 +50,7 @@ from _data import Data, load_data, shapes  # noqa: E402
 from _harness import TASKS, Bench, Config, TaskResult, Turns, config_from  # noqa: E402
 from _report import TASK_INFO, median_interval  # noqa: E402
 from contenders import load  # noqa: E402
+from crud import client_cpus, embedded_server, pin  # noqa: E402
 
 # (floor, mdocument) of each driver.
 PAIRS = {
@@ -89,25 +90,13 @@ def verdict(interval: tuple[float, float] | None, limit: float) -> str:
 
 @contextlib.contextmanager
 def server() -> Iterator[str]:
-    """$MONGODB_URI, or an embedded server on its own CPUs (this process keeps the first)."""
+    """$MONGODB_URI, or a fresh embedded server on the CPUs ``crud.pin`` left it."""
     external = os.environ.get("MONGODB_URI")
     if external:
         yield external
         return
-    from mdocument.embedded import EmbeddedServer
-
-    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    if len(cpus) >= 2:  # the server's processes inherit the CPUs this process has as it starts
-        os.sched_setaffinity(0, set(cpus[1:]))
-    try:
-        embedded = EmbeddedServer().start()
-    finally:
-        if len(cpus) >= 2:
-            os.sched_setaffinity(0, {cpus[0]})
-    try:
-        yield embedded.uri
-    finally:
-        embedded.stop()
+    with embedded_server() as uri:
+        yield uri
 
 
 async def run_task(
@@ -247,11 +236,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unknown driver or task: {', '.join(unknown)}", file=sys.stderr)
         return 2
     config = config_from(args, tasks, db_prefix="paired")
+    # The measured contenders run in this process: it keeps the clients' CPU, the embedded
+    # servers get the others (crud.pin; a server sharing the client's CPU evicts its caches).
+    pinned = pin(not args.smoke)
+    cpus = client_cpus()
+    if cpus is not None:
+        os.sched_setaffinity(0, cpus)
     print(
         f"tasks: {', '.join(tasks)}\nN: {config.ops} ops, {config.bulk} documents, "
         f"{config.large_ops} large; User: {config.user_ops} ops, {config.user_bulk} documents; "
         f"{config.warmup} warm-up + {config.iterations} measured iterations per task and round, "
-        f"{args.rounds} rounds; a fresh server per task and round",
+        f"{args.rounds} rounds; a fresh server per task and round\nCPUs: {pinned}",
         flush=True,
     )
     started = time.perf_counter()
