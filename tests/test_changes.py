@@ -1,7 +1,9 @@
 """save() sends only what changed, checked through the driver's command monitoring."""
 
+import copy
+
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 
 from mdocument import Document, Field, init
 from mdocument.changes import diff
@@ -155,3 +157,99 @@ async def test_a_loaded_document_of_native_fields_saves_only_its_change(database
     commands.clear()
     await loaded.save()
     assert updates(commands) == [{"$set": {"hits": 2}}]
+
+
+class CheckedOrder(Document):
+    """``Order`` with a validator: its saves dump and diff (the full path), not the walk."""
+
+    customer: str
+    address: Address
+    lines: list[Line] = Field(default_factory=list)
+    meta: dict[str, int] = Field(default_factory=dict)
+
+    @field_validator("customer")
+    @classmethod
+    def _stripped(cls, value: str) -> str:
+        return value.strip()
+
+
+# save() compares the instance with its baseline; it never trusts a record of assignments. These
+# are the changes an assignment-tracking ODM has lost (a field of an embedded model, a deep copy),
+# or never sees (a write past __setattr__): each must reach the server, on both save paths.
+CHANGES = {
+    "a field of a nested model": lambda d: setattr(d.address, "city", "Paris"),
+    "a model in a list, in place": lambda d: setattr(d.lines[0], "quantity", 9),
+    "a dict, in place": lambda d: d.meta.update(b=2),
+    "__dict__, past validation": lambda d: d.__dict__.update(customer="Grace"),
+    "object.__setattr__": lambda d: object.__setattr__(d, "customer", "Grace"),
+}
+EXPECTED = {
+    "a field of a nested model": {"$set": {"address.city": "Paris"}},
+    "a model in a list, in place": {"$set": {"lines.0.quantity": 9}},
+    "a dict, in place": {"$set": {"meta.b": 2}},
+    "__dict__, past validation": {"$set": {"customer": "Grace"}},
+    "object.__setattr__": {"$set": {"customer": "Grace"}},
+}
+COPIES = {
+    "the instance": lambda d: d,
+    "copy.deepcopy": copy.deepcopy,
+    "model_copy(deep=True)": lambda d: d.model_copy(deep=True),
+}
+
+
+@pytest.mark.parametrize("model", [Order, CheckedOrder], ids=["walk", "full path"])
+@pytest.mark.parametrize("how", list(COPIES))
+@pytest.mark.parametrize("change", list(CHANGES))
+@pytest.mark.parametrize("baseline", ["loaded", "saved"])
+async def test_a_change_made_any_way_reaches_the_server(
+    database, commands, model, how, change, baseline
+):
+    await init(database, models=[model])
+    created = await model.create(
+        customer="Ada", address=Address(city="London"), lines=[Line(sku="a", quantity=1)]
+    )
+    document = await model.get(created.id) if baseline == "loaded" else created
+    target = COPIES[how](document)
+    CHANGES[change](target)
+    commands.clear()
+    await target.save()
+    assert updates(commands) == [EXPECTED[change]]
+    stored = await model.get(created.id)
+    assert stored.model_dump() == target.model_dump()
+    commands.clear()
+    await target.save()  # the change is now its baseline: nothing more to send
+    assert commands.count == 0
+
+
+@pytest.mark.parametrize("model", [Order, CheckedOrder], ids=["walk", "full path"])
+async def test_a_deep_copy_and_its_original_each_save_only_their_own_change(
+    database, commands, model
+):
+    await init(database, models=[model])
+    original = await model.create(customer="Ada", address=Address(city="London"))
+    twin = copy.deepcopy(original)
+    twin.address.city = "Paris"
+    original.customer = "Grace"
+    commands.clear()
+    await twin.save()
+    await original.save()  # its baseline still says London: it must not send the city back
+    assert updates(commands) == [
+        {"$set": {"address.city": "Paris"}},
+        {"$set": {"customer": "Grace"}},
+    ]
+    stored = await model.get(original.id)
+    assert (stored.customer, stored.address.city) == ("Grace", "Paris")
+
+
+@pytest.mark.parametrize("model", [Order, CheckedOrder], ids=["walk", "full path"])
+async def test_a_value_changed_and_changed_back_sends_nothing(database, commands, model):
+    await init(database, models=[model])
+    document = await model.get(
+        (await model.create(customer="Ada", address=Address(city="London"))).id
+    )
+    document.address.city = "Paris"
+    document.address.city = "London"
+    document.address = Address(city="London")  # another object, equal: no change either
+    commands.clear()
+    await document.save()
+    assert commands.count == 0
