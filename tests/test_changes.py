@@ -197,6 +197,11 @@ COPIES = {
 }
 
 
+def test_the_two_classes_take_the_two_save_paths():
+    assert Order.__mdocument_mapping__.instance_walk is not None
+    assert CheckedOrder.__mdocument_mapping__.instance_walk is None
+
+
 @pytest.mark.parametrize("model", [Order, CheckedOrder], ids=["walk", "full path"])
 @pytest.mark.parametrize("how", list(COPIES))
 @pytest.mark.parametrize("change", list(CHANGES))
