@@ -32,13 +32,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import statistics
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 
@@ -50,7 +48,7 @@ from _data import Data, load_data, shapes  # noqa: E402
 from _harness import TASKS, Bench, Config, TaskResult, Turns, config_from  # noqa: E402
 from _report import TASK_INFO, median_interval  # noqa: E402
 from contenders import load  # noqa: E402
-from crud import client_cpus, embedded_server, pin  # noqa: E402
+from crud import client_cpus, pin, server_for  # noqa: E402
 
 # (floor, mdocument) of each driver.
 PAIRS = {
@@ -86,17 +84,6 @@ def verdict(interval: tuple[float, float] | None, limit: float) -> str:
         return "too few rounds"
     low, high = interval
     return "yes" if high <= limit else "NO" if low > limit else "undecided"
-
-
-@contextlib.contextmanager
-def server() -> Iterator[str]:
-    """$MONGODB_URI, or a fresh embedded server on the CPUs ``crud.pin`` left it."""
-    external = os.environ.get("MONGODB_URI")
-    if external:
-        yield external
-        return
-    with embedded_server() as uri:
-        yield uri
 
 
 async def run_task(
@@ -149,9 +136,9 @@ def run(
     }
     for round_ in range(rounds):
         for position, task in enumerate(config.tasks):
-            with server() as uri:
+            floor_first = (round_ + position) % 2 == 0
+            with server_for(os.environ.get("MONGODB_URI")) as uri:  # or a fresh embedded one
                 for driver in drivers:
-                    floor_first = (round_ + position) % 2 == 0
                     pairs = asyncio.run(run_task(driver, task, uri, config, data, floor_first))
                     ratios[driver][task].append(pairs)
                     if progress:
